@@ -1,0 +1,413 @@
+"""The scikit-learn compatible ``LogisticRegression`` estimator.
+
+All input validation happens here, once; solvers and kernels receive checked arrays.
+"""
+
+import logging
+import math
+import numbers
+import sys
+import warnings
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _kernels as K
+from .solvers import SMOOTH_SOLVERS, SOLVERS, Problem
+
+logger = logging.getLogger("fastlogreg")
+
+SOLVER_NAMES = ("auto", "newton", "lbfgs", "cd", "sgd")
+
+# "auto" picks Newton with a Cholesky solve up to this many features: the Hessian costs
+# n * d^2 per iteration (nnz_per_row^2 for sparse rows), which is a small multiple of a pass
+# over X below this size. Above it, L-BFGS.
+NEWTON_MAX_FEATURES = 500
+
+CONVERGENCE_ADVICE = (
+    "Increase max_iter, loosen tol, or scale the features (for example with "
+    "sklearn.preprocessing.StandardScaler)."
+)
+
+
+@contextmanager
+def _numba_threads(n_jobs):
+    """Set Numba's thread count from ``n_jobs`` for the duration of the block."""
+    available = numba.config.NUMBA_NUM_THREADS
+    previous = numba.get_num_threads()
+    if n_jobs is None:
+        wanted = previous
+    elif n_jobs < 0:
+        wanted = max(1, available + 1 + n_jobs)
+    else:
+        wanted = min(n_jobs, available)
+    numba.set_num_threads(wanted)
+    try:
+        yield wanted
+    finally:
+        numba.set_num_threads(previous)
+
+
+@contextmanager
+def _verbose_logging(verbose):
+    """Show the solvers' per-iteration INFO messages on stderr while ``verbose`` is set."""
+    if not verbose:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[fastlogreg] %(message)s"))
+    previous_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+
+
+class LogisticRegression(ClassifierMixin, BaseEstimator):
+    """Binary logistic regression with L2, L1 and elastic-net penalties.
+
+    Minimises, over the weights ``w`` and the unpenalized intercept ``b``::
+
+        C * sum_i s_i * log(1 + exp(-y_i (x_i . w + b)))
+            + (1 - l1_ratio) / 2 * ||w||_2^2 + l1_ratio * ||w||_1
+
+    with ``y_i`` in {-1, +1} and ``s_i = sample_weight_i * class_weight[y_i]``; ``C=numpy.inf``
+    drops the penalty. This is the objective of scikit-learn's ``LogisticRegression`` (1.8 and
+    later) with the same ``C`` and ``l1_ratio``.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse regularization strength, positive; ``numpy.inf`` for no penalty.
+    l1_ratio : float, default=0.0
+        Share of the L1 term in the penalty, in [0, 1]: 0 is L2, 1 is L1.
+    fit_intercept : bool, default=True
+        Whether to fit the intercept ``b``.
+    solver : {"auto", "newton", "lbfgs", "cd", "sgd"}, default="auto"
+        ``"newton"``: Newton with a Cholesky solve, for up to a few hundred features.
+        ``"lbfgs"``: L-BFGS. Both need ``l1_ratio=0`` or ``C=inf``. ``"cd"``: proximal Newton
+        with coordinate descent, for any ``l1_ratio``; it gives exact zeros.
+        ``"auto"`` takes ``"cd"`` when the L1 term is present, else ``"newton"`` up to 500
+        features and ``"lbfgs"`` above. ``"sgd"`` is reserved for mini-batch SGD and not
+        available in this version.
+    tol : float, default=1e-4
+        Stop when the largest entry of the (minimum-norm sub)gradient of the objective is at
+        most ``tol * C * sum(s)``, the scale at which scikit-learn applies its ``tol``.
+    max_iter : int, default=100
+        Maximum number of solver iterations; a ``ConvergenceWarning`` is issued when reached.
+    batch_size : int, default=256
+        Mini-batch size of the SGD solver.
+    learning_rate : str or float, default="auto"
+        Step-size schedule of the SGD solver.
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class, multiplied into the sample weights.
+    random_state : int, RandomState or None, default=None
+        Seed for the solvers that draw random numbers (SGD). The exact solvers are
+        deterministic.
+    n_jobs : int or None, default=None
+        Numba threads used during ``fit``: None keeps Numba's current setting, -1 uses all
+        cores, -2 all but one. Numba's previous setting is restored afterwards. The same
+        ``n_jobs`` gives bit-identical models; different values can differ in the last bits,
+        because the rows are split into one block per thread.
+    warm_start : bool, default=False
+        Start from the previous ``coef_`` and ``intercept_`` when they fit the data.
+    verbose : int, default=0
+        When positive, log the objective after each iteration to stderr.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (1, n_features)
+    intercept_ : ndarray of shape (1,)
+    classes_ : ndarray of shape (2,)
+        The labels; ``classes_[1]`` is the positive class.
+    n_iter_ : ndarray of shape (1,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, only when X had string column names
+    loss_history_ : ndarray
+        The objective above after each iteration; its last entry is the objective at the
+        fitted ``coef_`` and ``intercept_``.
+    solver_ : str
+        The solver that ran, after resolving ``"auto"``.
+    """
+
+    def __init__(self, C=1.0, l1_ratio=0.0, fit_intercept=True, solver="auto", tol=1e-4,
+                 max_iter=100, batch_size=256, learning_rate="auto", class_weight=None,
+                 random_state=None, n_jobs=None, warm_start=False, verbose=0):
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        # Multinomial fits are not implemented yet: three or more classes raise ValueError.
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    # ------------------------------------------------------------------ validation
+
+    def _check_params(self):
+        def is_real(value):
+            return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+        if not is_real(self.C) or math.isnan(self.C) or self.C <= 0:
+            raise ValueError(
+                f"C must be a positive number or numpy.inf, got C={self.C!r}."
+            )
+        if not is_real(self.l1_ratio) or not 0.0 <= self.l1_ratio <= 1.0:
+            raise ValueError(
+                f"l1_ratio must be a number in [0, 1], got l1_ratio={self.l1_ratio!r}."
+            )
+        if not is_real(self.tol) or not self.tol >= 0:
+            raise ValueError(f"tol must be a non-negative number, got tol={self.tol!r}.")
+        if (not isinstance(self.max_iter, numbers.Integral) or isinstance(self.max_iter, bool)
+                or self.max_iter < 1):
+            raise ValueError(
+                f"max_iter must be a positive integer, got max_iter={self.max_iter!r}."
+            )
+        if self.solver not in SOLVER_NAMES:
+            raise ValueError(
+                f"solver must be one of {', '.join(map(repr, SOLVER_NAMES))}, "
+                f"got solver={self.solver!r}."
+            )
+        if self.n_jobs is not None and (not isinstance(self.n_jobs, numbers.Integral)
+                                        or self.n_jobs == 0):
+            raise ValueError(
+                f"n_jobs must be None or a non-zero integer, got n_jobs={self.n_jobs!r}."
+            )
+        if self.class_weight is not None and not isinstance(self.class_weight, dict) \
+                and self.class_weight != "balanced":
+            raise ValueError(
+                "class_weight must be None, 'balanced' or a dict mapping labels to weights, "
+                f"got class_weight={self.class_weight!r}."
+            )
+
+    def _resolve_solver(self, n_features):
+        penalized_l1 = self.l1_ratio > 0 and math.isfinite(self.C)
+        if self.solver == "sgd":
+            raise ValueError(
+                "solver='sgd' is not available in this version of fastlogreg; use 'auto', "
+                "'newton', 'lbfgs' or 'cd'."
+            )
+        if self.solver in SMOOTH_SOLVERS and penalized_l1:
+            raise ValueError(
+                f"solver={self.solver!r} supports only l1_ratio=0 (or C=inf), got "
+                f"l1_ratio={self.l1_ratio!r}; use solver='cd' for L1 and elastic-net penalties."
+            )
+        if self.solver != "auto":
+            return self.solver
+        if penalized_l1:
+            return "cd"
+        return "newton" if n_features <= NEWTON_MAX_FEATURES else "lbfgs"
+
+    def _validate_X(self, X, reset):
+        X = validate_data(
+            self, X, reset=reset, accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32], accept_large_sparse=True,
+        )
+        return self._ensure_layout(X)
+
+    @staticmethod
+    def _ensure_layout(X):
+        if sp.issparse(X):
+            return X
+        if not (X.flags.c_contiguous or X.flags.f_contiguous):
+            # Strided views (every other row, say) have no kernel; this is the one copy of X
+            # that fit makes, and only for such views.
+            X = np.ascontiguousarray(X)
+        return X
+
+    def _sample_weights(self, X, y_encoded, sample_weight):
+        n = X.shape[0]
+        if sample_weight is None:
+            s = np.ones(n)
+        else:
+            s = np.asarray(sample_weight, dtype=np.float64)
+            if s.ndim == 0:
+                s = np.full(n, float(s))
+            if s.shape != (n,):
+                raise ValueError(
+                    f"sample_weight has shape {s.shape}, expected ({n},) to match X with "
+                    f"{n} samples."
+                )
+            if not np.all(np.isfinite(s)):
+                raise ValueError("sample_weight contains NaN or infinity; pass finite weights.")
+            if np.any(s < 0):
+                raise ValueError(
+                    f"sample_weight contains negative values (min {s.min()!r}); weights "
+                    "must be non-negative."
+                )
+            s = s.copy()
+        if self.class_weight is not None:
+            class_weight = self.class_weight
+            if isinstance(class_weight, dict):
+                unknown = set(class_weight) - set(self.classes_.tolist())
+                if unknown:
+                    raise ValueError(
+                        f"class_weight has labels {sorted(map(str, unknown))} that are not in "
+                        f"the training labels {self.classes_.tolist()}."
+                    )
+            per_class = compute_class_weight(class_weight, classes=self.classes_,
+                                             y=self.classes_[y_encoded])
+            s *= per_class[y_encoded]
+        if not s.sum() > 0:
+            raise ValueError("the sample weights sum to zero; at least one must be positive.")
+        return s
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X (n_samples, n_features) and labels y; return self.
+
+        X may be a float32 or float64 array in C or F order (used as is, without a copy),
+        another numeric array (converted to float64), a scipy.sparse CSR or CSC matrix, or a
+        pandas DataFrame.
+        """
+        self._check_params()
+        X, y = validate_data(
+            self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
+            accept_large_sparse=True, y_numeric=False,
+        )
+        X = self._ensure_layout(X)
+        check_classification_targets(y)
+        classes, y_encoded = np.unique(y, return_inverse=True)
+        if classes.shape[0] < 2:
+            raise ValueError(
+                f"y contains a single class ({classes[0]!r}); logistic regression needs "
+                "samples of two classes."
+            )
+        if classes.shape[0] > 2:
+            raise ValueError(
+                f"y contains {classes.shape[0]} classes; this version of fastlogreg fits "
+                "two classes only. Use sklearn.multiclass.OneVsRestClassifier around it "
+                "for more."
+            )
+        if self.warm_start and hasattr(self, "classes_") and \
+                not np.array_equal(self.classes_, classes):
+            warm = False
+        else:
+            warm = self.warm_start and hasattr(self, "coef_") and \
+                self.coef_.shape == (1, X.shape[1])
+        self.classes_ = classes
+        s = self._sample_weights(X, y_encoded, sample_weight)
+        y01 = y_encoded.astype(np.float64)
+
+        finite_C = math.isfinite(self.C)
+        solver = self._resolve_solver(X.shape[1])
+        if warm:
+            w0 = self.coef_.ravel().astype(np.float64)
+            b0 = float(self.intercept_[0]) if self.fit_intercept else 0.0
+        else:
+            w0 = np.zeros(X.shape[1])
+            b0 = _log_odds(y01, s) if self.fit_intercept else 0.0
+
+        with _numba_threads(self.n_jobs) as n_threads, _verbose_logging(self.verbose):
+            problem = Problem(
+                X, y01, s,
+                alpha=float(self.C) if finite_C else 1.0,
+                l1=float(self.l1_ratio) if finite_C else 0.0,
+                l2=1.0 - float(self.l1_ratio) if finite_C else 0.0,
+                fit_intercept=bool(self.fit_intercept),
+                n_blocks=max(1, min(n_threads, X.shape[0])),
+            )
+            result = SOLVERS[solver](problem, w0, b0, self.tol, self.max_iter, self.verbose)
+
+        if not (np.all(np.isfinite(result.coef)) and math.isfinite(result.intercept)):
+            raise ValueError(
+                "the fit diverged to non-finite weights; scale the features or use a "
+                "finite C."
+            )
+        self.coef_ = result.coef.reshape(1, -1)
+        self.intercept_ = np.array([result.intercept if self.fit_intercept else 0.0])
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        self.loss_history_ = np.asarray(result.loss_history, dtype=np.float64)
+        if self.loss_history_.size == 0:
+            self.loss_history_ = np.array([self._objective(X, y01, s)])
+        self.solver_ = solver
+        if not result.converged:
+            detail = f" ({result.message})" if result.message else ""
+            warnings.warn(
+                f"solver {solver!r} did not converge to tol={self.tol} in "
+                f"{result.n_iter} iterations{detail}. {CONVERGENCE_ADVICE}",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def _objective(self, X, y01, s):
+        """Return the objective at the fitted coef_ and intercept_ (one fused pass)."""
+        finite_C = math.isfinite(self.C)
+        problem = Problem(
+            X, y01, s, alpha=float(self.C) if finite_C else 1.0,
+            l1=float(self.l1_ratio) if finite_C else 0.0,
+            l2=1.0 - float(self.l1_ratio) if finite_C else 0.0,
+            fit_intercept=bool(self.fit_intercept), n_blocks=1,
+        )
+        grad = np.empty(X.shape[1] + 1)
+        z = np.empty(X.shape[0])
+        w = self.coef_.ravel().astype(np.float64)
+        return problem.loss_grad(w, float(self.intercept_[0]), grad, z) + problem.penalty(w)
+
+    # ------------------------------------------------------------------ predict
+
+    def decision_function(self, X):
+        """Return the margin x . w + b of each sample, shape (n_samples,)."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        w = self.coef_.ravel()
+        if X.dtype == np.float32:
+            # Keeps float32 X from being upcast (copied) by the product.
+            w = w.astype(np.float32)
+        scores = X @ w
+        return np.asarray(scores, dtype=np.float64).ravel() + self.intercept_[0]
+
+    def predict(self, X):
+        """Return the predicted label of each sample."""
+        scores = self.decision_function(X)
+        return self.classes_[(scores > 0).astype(np.intp)]
+
+    def predict_proba(self, X):
+        """Return the probabilities of classes_[0] and classes_[1], shape (n_samples, 2)."""
+        scores = self.decision_function(X)
+        positive = np.empty_like(scores)
+        negative = np.empty_like(scores)
+        K.sigmoid_array(scores, positive)
+        K.sigmoid_array(-scores, negative)
+        return np.column_stack([negative, positive])
+
+    def predict_log_proba(self, X):
+        """Return the log-probabilities, computed without taking the log of a rounded 0."""
+        scores = self.decision_function(X)
+        log_positive = np.empty_like(scores)
+        log_negative = np.empty_like(scores)
+        K.log1pexp_array(-scores, log_positive)
+        K.log1pexp_array(scores, log_negative)
+        return -np.column_stack([log_negative, log_positive])
+
+
+def _log_odds(y01, s):
+    """Return the intercept of the intercept-only model, clipped away from +-inf."""
+    positive = float(s @ y01)
+    total = float(s.sum())
+    p = min(max(positive / total, 1e-10), 1.0 - 1e-10)
+    return math.log(p / (1.0 - p))

@@ -1,0 +1,30 @@
+"""Numba kernels on plain arrays. No validation happens here: callers pass checked arrays."""
+
+from .cd import cd_newton_csc, cd_newton_dense
+from .loss_grad import (
+    curvature_weights,
+    loss_along_direction,
+    loss_grad_csc,
+    loss_grad_csr,
+    loss_grad_dense_cols,
+    loss_grad_dense_rows,
+)
+from .penalty import add_l2, min_norm_subgradient, penalty_value, prox_elastic_net
+from .sigmoid import log1pexp_array, sigmoid_array
+
+__all__ = [
+    "add_l2",
+    "cd_newton_csc",
+    "cd_newton_dense",
+    "curvature_weights",
+    "log1pexp_array",
+    "loss_along_direction",
+    "loss_grad_csc",
+    "loss_grad_csr",
+    "loss_grad_dense_cols",
+    "loss_grad_dense_rows",
+    "min_norm_subgradient",
+    "penalty_value",
+    "prox_elastic_net",
+    "sigmoid_array",
+]

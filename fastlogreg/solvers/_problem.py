@@ -1,0 +1,150 @@
+"""The objective of one fit, bound to its data layout, as the solvers see it."""
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import _kernels as K
+
+logger = logging.getLogger("fastlogreg")
+
+# Rows per chunk when the Newton solver forms X' D X with BLAS: bounds the temporary to
+# HESSIAN_CHUNK_ROWS * n_features floats whatever n is.
+HESSIAN_CHUNK_ROWS = 4096
+
+
+def data_layout(X):
+    """Return "rows", "cols", "csr" or "csc" for a validated X."""
+    if sp.issparse(X):
+        return X.format
+    if X.flags.c_contiguous:
+        return "rows"
+    if X.flags.f_contiguous:
+        return "cols"
+    raise ValueError("dense X must be C- or F-contiguous")
+
+
+@dataclass
+class Problem:
+    """Minimise ``alpha * sum_i s_i * logloss_i + l2 / 2 ||w||^2 + l1 ||w||_1`` over (w, b).
+
+    ``y`` holds 0.0 / 1.0 and ``s`` the combined sample and class weights, both float64.
+    ``n_blocks`` is the number of row blocks that parallel kernels split the data into.
+    """
+
+    X: object
+    y: np.ndarray
+    s: np.ndarray
+    alpha: float
+    l1: float
+    l2: float
+    fit_intercept: bool
+    n_blocks: int
+    layout: str = field(init=False)
+
+    def __post_init__(self):
+        self.layout = data_layout(self.X)
+        self.n_samples, self.n_features = self.X.shape
+        # Solvers compare the max-norm of the (sub)gradient with tol * grad_scale, so that tol
+        # means the same thing whatever C, n or the weights: this matches scikit-learn's
+        # objective, which is divided by C * sum(s).
+        self.grad_scale = self.alpha * float(self.s.sum())
+
+    def loss_grad(self, w, b, grad, z):
+        """Return the data term at (w, b); write its gradient into grad and margins into z."""
+        X = self.X
+        args = (self.y, self.s, w, b, self.alpha, self.n_blocks, grad, z)
+        if self.layout == "rows":
+            return K.loss_grad_dense_rows(X, *args)
+        if self.layout == "cols":
+            return K.loss_grad_dense_cols(X, *args)
+        if self.layout == "csr":
+            return K.loss_grad_csr(X.data, X.indices, X.indptr, *args)
+        return K.loss_grad_csc(X.data, X.indices, X.indptr, *args)
+
+    def objective_grad(self, w, b, grad, z):
+        """Return the full objective at (w, b); write its smooth-part gradient into grad.
+
+        The L2 term's gradient is added to ``grad``; the L1 term only to the value.
+        """
+        value = self.loss_grad(w, b, grad, z)
+        if not self.fit_intercept:
+            grad[-1] = 0.0
+        value += K.add_l2(w, self.l2, grad)
+        if self.l1 > 0.0:
+            value += self.l1 * float(np.abs(w).sum())
+        return value
+
+    def penalty(self, w):
+        return K.penalty_value(w, self.l1, self.l2)
+
+    def loss_along(self, z, q, step):
+        return K.loss_along_direction(z, q, step, self.y, self.s, self.alpha, self.n_blocks)
+
+    def curvature(self, z):
+        out = np.empty(self.n_samples)
+        K.curvature_weights(z, self.s, self.alpha, self.n_blocks, out)
+        return out
+
+    def matvec(self, v):
+        """Return X @ v as float64."""
+        return np.asarray(self.X @ v, dtype=np.float64)
+
+    def hessian(self, D):
+        """Return the (d + 1, d + 1) matrix [X 1]' diag(D) [X 1] of the data term.
+
+        Formed in row chunks, so the temporary is at most HESSIAN_CHUNK_ROWS rows of X.
+        """
+        d = self.n_features
+        H = np.zeros((d + 1, d + 1))
+        for start in range(0, self.n_samples, HESSIAN_CHUNK_ROWS):
+            stop = min(self.n_samples, start + HESSIAN_CHUNK_ROWS)
+            Xc = self.X[start:stop]
+            Dc = D[start:stop]
+            if sp.issparse(Xc):
+                weighted = sp.diags(Dc) @ Xc
+                H[:d, :d] += (Xc.T @ weighted).toarray()
+                H[d, :d] += np.asarray(weighted.sum(axis=0)).ravel()
+            else:
+                weighted = Xc * Dc[:, None]
+                H[:d, :d] += Xc.T @ weighted
+                H[d, :d] += weighted.sum(axis=0)
+        H[:d, d] = H[d, :d]
+        H[d, d] = D.sum()
+        return H
+
+    def column_view(self):
+        """Return the kernel arguments that give column access, converting CSR to CSC.
+
+        NOTE: CSR input is converted to CSC here, a copy of X's non-zeros, because coordinate
+        descent needs columns. Pass CSC (or dense) X to the L1 solver to avoid it.
+        """
+        if self.layout in ("rows", "cols"):
+            return ("dense", (self.X,))
+        csc = self.X if self.layout == "csc" else self.X.tocsc()
+        return ("csc", (csc.data, csc.indices, csc.indptr))
+
+
+@dataclass
+class SolverResult:
+    coef: np.ndarray
+    intercept: float
+    n_iter: int
+    loss_history: list
+    converged: bool
+    message: str = ""
+
+
+def log_iteration(verbose, solver, iteration, objective, violation):
+    if verbose:
+        logger.info(
+            "%s iteration %d: objective %.10g, max gradient %.3g", solver, iteration, objective,
+            violation,
+        )
+
+
+def is_finite(value):
+    return math.isfinite(value)
