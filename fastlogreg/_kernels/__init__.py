@@ -1,6 +1,7 @@
 """Numba kernels on plain arrays. No validation happens here: callers pass checked arrays."""
 
 from .cd import cd_newton_csc, cd_newton_dense
+from .hessian import hessian_csr
 from .loss_grad import (
     curvature_weights,
     loss_along_direction,
@@ -17,6 +18,7 @@ __all__ = [
     "cd_newton_csc",
     "cd_newton_dense",
     "curvature_weights",
+    "hessian_csr",
     "log1pexp_array",
     "loss_along_direction",
     "loss_grad_csc",

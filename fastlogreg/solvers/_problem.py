@@ -1,7 +1,6 @@
 """The objective of one fit, bound to its data layout, as the solvers see it."""
 
 import logging
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +30,7 @@ def data_layout(X):
 class Problem:
     """Minimise ``alpha * sum_i s_i * logloss_i + l2 / 2 ||w||^2 + l1 ||w||_1`` over (w, b).
 
-    ``y`` holds 0.0 / 1.0 and ``s`` the combined sample and class weights, both float64.
+    ``y`` contains 0.0 / 1.0 and ``s`` the combined sample and class weights, both float64.
     ``n_blocks`` is the number of row blocks that parallel kernels split the data into.
     """
 
@@ -96,21 +95,29 @@ class Problem:
     def hessian(self, D):
         """Return the (d + 1, d + 1) matrix [X 1]' diag(D) [X 1] of the data term.
 
-        Formed in row chunks, so the temporary is at most HESSIAN_CHUNK_ROWS rows of X.
+        CSR rows go through a kernel that costs sum_i nnz_i^2. Dense X goes through BLAS in
+        row chunks, so the temporary is at most HESSIAN_CHUNK_ROWS rows of X.
         """
         d = self.n_features
-        H = np.zeros((d + 1, d + 1))
-        for start in range(0, self.n_samples, HESSIAN_CHUNK_ROWS):
-            stop = min(self.n_samples, start + HESSIAN_CHUNK_ROWS)
-            Xc = self.X[start:stop]
-            Dc = D[start:stop]
-            if sp.issparse(Xc):
-                weighted = sp.diags(Dc) @ Xc
-                H[:d, :d] += (Xc.T @ weighted).toarray()
-                H[d, :d] += np.asarray(weighted.sum(axis=0)).ravel()
-            else:
-                weighted = Xc * Dc[:, None]
-                H[:d, :d] += Xc.T @ weighted
+        H = np.empty((d + 1, d + 1))
+        if self.layout == "csr":
+            X = self.X
+            K.hessian_csr(X.data, X.indices, X.indptr, D, d, self.n_blocks, H)
+            return H
+        if self.layout == "csc":
+            # NOTE: scipy's sparse product makes a temporary copy of X's non-zeros; CSC rows
+            # cannot be sliced into cheap chunks.
+            weighted = sp.diags(D) @ self.X
+            H[:d, :d] = (self.X.T @ weighted).toarray()
+            H[d, :d] = np.asarray(weighted.sum(axis=0)).ravel()
+        else:
+            H[:d, :d] = 0.0
+            H[d, :d] = 0.0
+            for start in range(0, self.n_samples, HESSIAN_CHUNK_ROWS):
+                stop = min(self.n_samples, start + HESSIAN_CHUNK_ROWS)
+                chunk = np.asarray(self.X[start:stop], dtype=np.float64)
+                weighted = chunk * D[start:stop, None]
+                H[:d, :d] += chunk.T @ weighted
                 H[d, :d] += weighted.sum(axis=0)
         H[:d, d] = H[d, :d]
         H[d, d] = D.sum()
@@ -126,6 +133,31 @@ class Problem:
             return ("dense", (self.X,))
         csc = self.X if self.layout == "csc" else self.X.tocsc()
         return ("csc", (csc.data, csc.indices, csc.indptr))
+
+
+ARMIJO = 1e-4
+MAX_HALVINGS = 40
+# Relative change of the objective that is rounding noise for float64 sums of n terms.
+NOISE = 64 * np.finfo(np.float64).eps
+
+
+def backtrack(problem, z, q, w, dw, value, slope):
+    """Return the step length along (dw, q = X dw + db) chosen by Armijo backtracking.
+
+    ``slope`` is the predicted decrease per unit step (negative). Returns ``(step, trial)``, or
+    ``(0.0, value)`` when no step decreases the objective. Near the optimum the decrease is
+    below rounding noise. A full step whose objective is within that noise is then accepted,
+    so the solver keeps reducing the gradient instead of halving the step to nothing.
+    """
+    step = 1.0
+    for _ in range(MAX_HALVINGS):
+        trial = problem.loss_along(z, q, step) + problem.penalty(w + step * dw)
+        if trial <= value + ARMIJO * step * slope:
+            return step, trial
+        if step == 1.0 and trial - value <= NOISE * abs(value):
+            return step, trial
+        step *= 0.5
+    return 0.0, value
 
 
 @dataclass
@@ -144,7 +176,3 @@ def log_iteration(verbose, solver, iteration, objective, violation):
             "%s iteration %d: objective %.10g, max gradient %.3g", solver, iteration, objective,
             violation,
         )
-
-
-def is_finite(value):
-    return math.isfinite(value)

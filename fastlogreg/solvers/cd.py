@@ -14,10 +14,7 @@ as a violation and is taken in at the next iteration.
 import numpy as np
 
 from .. import _kernels as K
-from ._problem import SolverResult, log_iteration
-
-ARMIJO = 1e-4
-MAX_HALVINGS = 40
+from ._problem import SolverResult, backtrack, log_iteration
 # A zero feature joins the working set when |gradient| exceeds this fraction of l1.
 WORKING_SET_MARGIN = 0.9
 # Inner sweeps per outer iteration: few while far from the optimum, more close to it.
@@ -68,19 +65,13 @@ def solve_cd(problem, w0, b0, tol, max_iter, verbose=0):
             return SolverResult(w, b, iteration, history, violation <= 10 * threshold,
                                 "coordinate descent found no descent direction")
 
-        step = 1.0
-        for _ in range(MAX_HALVINGS):
-            w_new = w + step * delta[:d]
-            trial = problem.loss_along(z, q, step) + problem.penalty(w_new)
-            if trial <= value + ARMIJO * step * slope:
-                break
-            step *= 0.5
-        else:
+        step, _ = backtrack(problem, z, q, w, delta[:d], value, slope)
+        if step == 0.0:
             history.append(value)
             return SolverResult(w, b, iteration, history, violation <= 10 * threshold,
                                 "the line search found no decrease")
 
-        w = w_new
+        w = w + step * delta[:d]
         b += step * delta[d]
         loss = problem.loss_grad(w, b, grad, z)
         if not fit_b:

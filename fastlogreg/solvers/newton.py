@@ -9,10 +9,7 @@ iterations even on badly scaled data where quasi-Newton methods stall.
 import numpy as np
 import scipy.linalg
 
-from ._problem import SolverResult, log_iteration
-
-ARMIJO = 1e-4
-MAX_HALVINGS = 40
+from ._problem import SolverResult, backtrack, log_iteration
 
 
 def _newton_direction(H, g):
@@ -56,19 +53,13 @@ def solve_newton(problem, w0, b0, tol, max_iter, verbose=0):
 
         # Backtracking along the direction, with margins updated in O(n) per trial.
         q = problem.matvec(direction[:d]) + direction[d]
-        step = 1.0
-        for _ in range(MAX_HALVINGS):
-            w_new = w + step * direction[:d]
-            trial = problem.loss_along(z, q, step) + problem.penalty(w_new)
-            if trial <= value + ARMIJO * step * slope:
-                break
-            step *= 0.5
-        else:
+        step, _ = backtrack(problem, z, q, w, direction[:d], value, slope)
+        if step == 0.0:
             message = "the line search found no decrease; the objective is at machine precision"
             history.append(value)
             return SolverResult(w, b, iteration, history, violation <= 10 * threshold, message)
 
-        w = w_new
+        w = w + step * direction[:d]
         b += step * direction[d]
         value = problem.objective_grad(w, b, grad, z)
         history.append(value)
