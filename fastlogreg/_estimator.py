@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _kernels as K
 from .solvers import SMOOTH_SOLVERS, SOLVERS, Problem
+from .solvers.sgd import SGDState, solve_sgd
 
 logger = logging.getLogger("fastlogreg")
 
@@ -43,14 +44,14 @@ def _numba_threads(n_jobs):
     available = numba.config.NUMBA_NUM_THREADS
     previous = numba.get_num_threads()
     if n_jobs is None:
-        wanted = previous
+        requested = previous
     elif n_jobs < 0:
-        wanted = max(1, available + 1 + n_jobs)
+        requested = max(1, available + 1 + n_jobs)
     else:
-        wanted = min(n_jobs, available)
-    numba.set_num_threads(wanted)
+        requested = min(n_jobs, available)
+    numba.set_num_threads(requested)
     try:
-        yield wanted
+        yield requested
     finally:
         numba.set_num_threads(previous)
 
@@ -98,31 +99,62 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``"lbfgs"``: L-BFGS. Both need ``l1_ratio=0`` or ``C=inf``. ``"cd"``: proximal Newton
         with coordinate descent, for any ``l1_ratio``; it gives exact zeros.
         ``"auto"`` takes ``"cd"`` when the L1 term is present, else ``"newton"`` up to 500
-        features and ``"lbfgs"`` above. ``"sgd"`` is reserved for mini-batch SGD and not
-        available in this version.
+        features and ``"lbfgs"`` above. ``"sgd"``: mini-batch stochastic gradient descent
+        with proximal L1 steps (exact zeros), for any ``l1_ratio``. It minimises the same
+        objective only approximately, and an epoch costs about one pass over X, so it suits
+        very large n. See ``batch_size``, ``learning_rate`` and ``average``.
     tol : float, default=1e-4
-        Stop when the largest entry of the (minimum-norm sub)gradient of the objective is at
-        most ``tol * C * sum(s)``, the scale at which scikit-learn applies its ``tol``.
+        Exact solvers stop when the largest entry of the (minimum-norm sub)gradient of the
+        objective is at most ``tol * C * sum(s)``, the scale at which scikit-learn applies its
+        ``tol``. SGD stops when the objective (or, with ``validation_fraction``, the
+        validation loss) has not decreased by more than ``tol`` relative to its best value for
+        ``n_iter_no_change`` epochs in a row.
     max_iter : int, default=100
-        Maximum number of solver iterations; a ``ConvergenceWarning`` is issued when reached.
+        Maximum number of solver iterations (epochs for SGD); a ``ConvergenceWarning`` is
+        issued when reached.
     batch_size : int, default=256
-        Mini-batch size of the SGD solver.
-    learning_rate : str or float, default="auto"
-        Step-size schedule of the SGD solver.
+        Rows per SGD step. Each step costs one read of its rows, so an epoch costs the same
+        whatever the size, but larger batches take fewer, less noisy steps per epoch:
+        they need more epochs to reach a given objective, while smaller batches make more
+        progress per epoch and stop at a noisier point. Batches of about 100,000 entries of X
+        or more are split over ``n_jobs`` threads; smaller ones run on one thread, because
+        starting parallel work costs more than it saves.
+    learning_rate : "auto" or float, default="auto"
+        Step size of SGD. ``"auto"``: ``eta0 / sqrt(1 + epochs)``, where ``epochs`` counts
+        passes over the data (fractions included) and ``eta0 = 1 / L`` with
+        ``L = C * max_i s_i * (||x_i||^2 + 1) / 4 + (1 - l1_ratio) / n`` the largest
+        curvature of one sample's share of the objective; it needs no tuning when the
+        features are scaled. A float: that constant step size. Steps too large for the data
+        make the weights diverge, which raises ``ValueError``.
     class_weight : dict, "balanced" or None, default=None
         Weights per class, multiplied into the sample weights.
     random_state : int, RandomState or None, default=None
-        Seed for the solvers that draw random numbers (SGD). The exact solvers are
-        deterministic.
+        Seed for the solvers that draw random numbers: SGD shuffles the rows in each epoch
+        and draws the ``validation_fraction`` split. The exact solvers are deterministic.
     n_jobs : int or None, default=None
         Numba threads used during ``fit``: None keeps Numba's current setting, -1 uses all
         cores, -2 all but one. Numba's previous setting is restored afterwards. The same
         ``n_jobs`` gives bit-identical models; different values can differ in the last bits,
-        because the rows are split into one block per thread.
+        because the rows are split into one block per thread. With SGD the same holds, and
+        when every batch runs on one thread (see ``batch_size``) different ``n_jobs`` give
+        bit-identical models too.
     warm_start : bool, default=False
         Start from the previous ``coef_`` and ``intercept_`` when they fit the data.
     verbose : int, default=0
         When positive, log the objective after each iteration to stderr.
+    average : bool, default=False
+        SGD only: return the running mean of the iterates after each step, starting with the
+        second epoch, instead of the last iterate. Averaging removes most of the noise of
+        small batches. On sparse X it adds O(n_features) work per batch. The mean of sparse
+        iterates is not sparse: keep ``average=False`` when the L1 term should give exact
+        zeros.
+    n_iter_no_change : int, default=5
+        SGD only: epochs without a relative improvement of ``tol`` before stopping.
+    validation_fraction : float or None, default=None
+        SGD only: the share of rows held out, drawn with ``random_state``, to stop early on
+        their log loss; the weights with the lowest validation loss are returned, and the
+        objective in ``loss_history_`` is then the one on the training rows. None trains on
+        all rows and stops on the training objective.
 
     Attributes
     ----------
@@ -142,7 +174,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def __init__(self, C=1.0, l1_ratio=0.0, fit_intercept=True, solver="auto", tol=1e-4,
                  max_iter=100, batch_size=256, learning_rate="auto", class_weight=None,
-                 random_state=None, n_jobs=None, warm_start=False, verbose=0):
+                 random_state=None, n_jobs=None, warm_start=False, verbose=0, average=False,
+                 n_iter_no_change=5, validation_fraction=None):
         self.C = C
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
@@ -156,6 +189,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.warm_start = warm_start
         self.verbose = verbose
+        self.average = average
+        self.n_iter_no_change = n_iter_no_change
+        self.validation_fraction = validation_fraction
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -205,10 +241,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def _resolve_solver(self, n_features):
         penalized_l1 = self.l1_ratio > 0 and math.isfinite(self.C)
         if self.solver == "sgd":
-            raise ValueError(
-                "solver='sgd' is not available in this version of fastlogreg; use 'auto', "
-                "'newton', 'lbfgs' or 'cd'."
-            )
+            # SGD takes any l1_ratio: the L1 term is a proximal step.
+            self._check_sgd_params()
+            return "sgd"
         if self.solver in SMOOTH_SOLVERS and penalized_l1:
             raise ValueError(
                 f"solver={self.solver!r} supports only l1_ratio=0 (or C=inf), got "
@@ -219,6 +254,46 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if penalized_l1:
             return "cd"
         return "newton" if n_features <= NEWTON_MAX_FEATURES else "lbfgs"
+
+    def _check_sgd_params(self):
+        def is_integer(value):
+            return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+        if not is_integer(self.batch_size) or self.batch_size < 1:
+            raise ValueError(
+                f"batch_size must be a positive integer, got batch_size={self.batch_size!r}."
+            )
+        rate = self.learning_rate
+        if not (isinstance(rate, str) and rate == "auto") and not (
+                isinstance(rate, numbers.Real) and not isinstance(rate, bool)
+                and math.isfinite(rate) and rate > 0):
+            raise ValueError(
+                "learning_rate must be 'auto' or a positive number (a constant step size), "
+                f"got learning_rate={rate!r}."
+            )
+        if not is_integer(self.n_iter_no_change) or self.n_iter_no_change < 1:
+            raise ValueError(
+                "n_iter_no_change must be a positive integer, got "
+                f"n_iter_no_change={self.n_iter_no_change!r}."
+            )
+        fraction = self.validation_fraction
+        if fraction is not None and not (
+                isinstance(fraction, numbers.Real) and 0.0 < fraction < 1.0):
+            raise ValueError(
+                "validation_fraction must be None or a number in (0, 1), got "
+                f"validation_fraction={fraction!r}."
+            )
+
+    def _sgd_options(self):
+        """Return the keyword arguments of ``solve_sgd`` set by the estimator's parameters."""
+        return {
+            "batch_size": int(self.batch_size),
+            "learning_rate": self.learning_rate,
+            "average": bool(self.average),
+            "n_iter_no_change": int(self.n_iter_no_change),
+            "validation_fraction": self.validation_fraction,
+            "random_state": self.random_state,
+        }
 
     def _validate_X(self, X, reset):
         X = validate_data(
@@ -293,14 +368,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         classes, y_encoded = np.unique(y, return_inverse=True)
         if classes.shape[0] < 2:
             raise ValueError(
-                f"y contains a single class ({classes[0]!r}); logistic regression needs "
-                "samples of two classes."
+                f"y contains one class ({classes[0]}); logistic regression needs samples "
+                "of two classes."
             )
         if classes.shape[0] > 2:
             raise ValueError(
-                f"y contains {classes.shape[0]} classes; this version of fastlogreg fits "
-                "two classes only. Use sklearn.multiclass.OneVsRestClassifier around it "
-                "for more."
+                f"Only binary classification is supported. y contains {classes.shape[0]} "
+                "classes; this version of fastlogreg fits two. Wrap the estimator in "
+                "sklearn.multiclass.OneVsRestClassifier for more."
             )
         if self.warm_start and hasattr(self, "classes_") and \
                 not np.array_equal(self.classes_, classes):
@@ -330,7 +405,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 fit_intercept=bool(self.fit_intercept),
                 n_blocks=max(1, min(n_threads, X.shape[0])),
             )
-            result = SOLVERS[solver](problem, w0, b0, self.tol, self.max_iter, self.verbose)
+            options = self._sgd_options() if solver == "sgd" else {}
+            result = SOLVERS[solver](problem, w0, b0, self.tol, self.max_iter, self.verbose,
+                                     **options)
+        # partial_fit continues an SGD fit from its iterate and step schedule.
+        self._sgd_state = getattr(result, "state", None)
 
         if not (np.all(np.isfinite(result.coef)) and math.isfinite(result.intercept)):
             raise ValueError(
@@ -368,6 +447,125 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         w = self.coef_.ravel().astype(np.float64)
         return problem.loss_grad(w, float(self.intercept_[0]), grad, z) + problem.penalty(w)
 
+    # ------------------------------------------------------------------ partial_fit
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None, n_samples_total=None):
+        """Run one SGD epoch over the chunk (X, y), starting from the current model; return self.
+
+        For data that does not fit in memory: call it once per chunk, and loop over all
+        chunks as many times as needed (``fastlogreg._chunks.fit_chunks`` does this for
+        svmlight and CSV files). The conventions of scikit-learn's ``SGDClassifier`` apply:
+
+        - ``classes``, all labels of the whole data set, is required on the first call. Later
+          calls may omit it; when given it must equal ``classes_``. Labels of ``y`` outside
+          ``classes_`` raise ``ValueError``, and a chunk may contain a single class.
+        - A call after ``fit`` continues from the fitted ``coef_`` and ``intercept_`` (and from
+          the SGD step schedule and averages when ``fit`` used ``solver="sgd"``). ``fit`` after
+          ``partial_fit`` starts over unless ``warm_start=True``.
+        - ``solver``, ``tol``, ``max_iter``, ``n_iter_no_change``, ``validation_fraction`` and
+          ``warm_start`` are ignored. ``class_weight="balanced"`` raises ``ValueError``,
+          because one chunk does not give the class frequencies: pass a dict instead.
+
+        ``n_samples_total`` is the number of samples of the whole data set. The penalty is
+        shared over that many samples, so that passes over all chunks minimise the objective
+        of ``fit`` on the whole data. By default each call shares it over its own chunk, as if
+        the chunk were the whole data set. With chunks of m rows out of n, the penalty is
+        then n / m times stronger, relative to the data term, than in ``fit``.
+
+        After each call ``n_iter_`` is 1 and ``loss_history_`` gains one entry: the objective
+        on this chunk (its data term plus the whole penalty) at the new weights.
+        """
+        self._check_params()
+        self._check_sgd_params()
+        first_call = not hasattr(self, "classes_")
+        if first_call and classes is None:
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit: all labels of the "
+                "whole data set, for example numpy.unique(y)."
+            )
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit, because one chunk "
+                "does not give the class frequencies of the whole data. Compute the weights "
+                "with sklearn.utils.class_weight.compute_class_weight and pass them as a dict."
+            )
+        if n_samples_total is not None and (
+                not isinstance(n_samples_total, numbers.Integral) or n_samples_total < 1):
+            raise ValueError(
+                "n_samples_total must be None or a positive integer, got "
+                f"n_samples_total={n_samples_total!r}."
+            )
+        if classes is not None:
+            classes = np.unique(np.asarray(classes))
+            if not first_call and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"classes={classes.tolist()} differs from classes_={self.classes_.tolist()}"
+                    " of the earlier calls; pass the same labels on every call."
+                )
+            if classes.shape[0] != 2:
+                raise ValueError(
+                    f"classes contains {classes.shape[0]} labels; this version of fastlogreg "
+                    "fits exactly two classes."
+                )
+
+        X, y = validate_data(
+            self, X, y, reset=first_call, accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32], accept_large_sparse=True, y_numeric=False,
+        )
+        X = self._ensure_layout(X)
+        check_classification_targets(y)
+        known = classes if first_call else self.classes_
+        unknown = np.setdiff1d(np.unique(y), known)
+        if unknown.size:
+            raise ValueError(
+                f"y contains labels {unknown.tolist()} that are not in classes "
+                f"{known.tolist()}; pass every label of the whole data set as classes."
+            )
+        if first_call:
+            self.classes_ = classes
+        y01 = np.searchsorted(self.classes_, y).astype(np.float64)
+        s = self._sample_weights(X, y01.astype(np.intp), sample_weight)
+
+        state = getattr(self, "_sgd_state", None)
+        if state is None:
+            if hasattr(self, "coef_"):
+                w0 = self.coef_.ravel().astype(np.float64)
+                b0 = float(self.intercept_[0])
+            else:
+                w0 = np.zeros(X.shape[1])
+                b0 = _log_odds(y01, s) if self.fit_intercept else 0.0
+            state = SGDState(coef=w0, intercept=b0)
+        options = self._sgd_options()
+        options.update(
+            n_iter_no_change=1, validation_fraction=None, state=state,
+            random_state=_call_random_state(self.random_state, state.n_epochs),
+            n_samples_total=n_samples_total, check_convergence=False,
+        )
+        with _numba_threads(self.n_jobs) as n_threads, _verbose_logging(self.verbose):
+            problem = self._make_problem(X, y01, s, n_blocks=max(1, min(n_threads, X.shape[0])))
+            result = solve_sgd(problem, state.coef, state.intercept, 0.0, 1, self.verbose,
+                               **options)
+
+        self.coef_ = result.coef.reshape(1, -1)
+        self.intercept_ = np.array([result.intercept if self.fit_intercept else 0.0])
+        self.n_iter_ = np.array([1], dtype=np.int32)
+        previous = getattr(self, "loss_history_", np.empty(0))
+        self.loss_history_ = np.concatenate([previous, result.loss_history])
+        self.solver_ = "sgd"
+        self._sgd_state = result.state
+        return self
+
+    def _make_problem(self, X, y01, s, n_blocks):
+        finite_C = math.isfinite(self.C)
+        return Problem(
+            X, y01, s,
+            alpha=float(self.C) if finite_C else 1.0,
+            l1=float(self.l1_ratio) if finite_C else 0.0,
+            l2=1.0 - float(self.l1_ratio) if finite_C else 0.0,
+            fit_intercept=bool(self.fit_intercept),
+            n_blocks=n_blocks,
+        )
+
     # ------------------------------------------------------------------ predict
 
     def decision_function(self, X):
@@ -404,6 +602,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         K.log1pexp_array(scores, log_negative)
         return -np.column_stack([log_negative, log_positive])
 
+    def save(self, path):
+        """Write the fitted model to ``path``, a ``.npz`` file that ``fastlogreg.load`` reads.
+
+        The file contains arrays and JSON metadata only, so loading it cannot execute code.
+        Returns ``path`` as a ``pathlib.Path``.
+        """
+        from ._persistence import save_model
+
+        return save_model(self, path)
+
 
 def _log_odds(y01, s):
     """Return the intercept of the intercept-only model, clipped away from +-inf."""
@@ -411,3 +619,16 @@ def _log_odds(y01, s):
     total = float(s.sum())
     p = min(max(positive / total, 1e-10), 1.0 - 1e-10)
     return math.log(p / (1.0 - p))
+
+
+def _call_random_state(random_state, n_calls):
+    """Return the random state of the next partial_fit call.
+
+    An integer seed gives each call its own stream, derived from the seed and the number of
+    earlier epochs, so that a sequence of calls is reproducible without every chunk being
+    shuffled the same way. None and RandomState instances are passed through.
+    """
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        seed = np.random.SeedSequence([int(random_state), int(n_calls)]).generate_state(1)
+        return np.random.RandomState(seed)
+    return random_state
