@@ -13,14 +13,21 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 import scipy.sparse as sp
+import scipy.special
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from . import _kernels as K
 from .solvers import SMOOTH_SOLVERS, SOLVERS, Problem
+from .solvers.multinomial import (
+    MultinomialProblem,
+    solve_multinomial_cd,
+    solve_multinomial_lbfgs,
+)
 from .solvers.sgd import SGDState, solve_sgd
 
 logger = logging.getLogger("fastlogreg")
@@ -32,6 +39,9 @@ SOLVER_NAMES = ("auto", "newton", "lbfgs", "cd", "sgd")
 # over X below this size. Above it, L-BFGS.
 NEWTON_MAX_FEATURES = 500
 
+# Fewest stored entries of X per thread before fit uses another thread.
+MIN_WORK_PER_THREAD = 200_000
+
 CONVERGENCE_ADVICE = (
     "Increase max_iter, loosen tol, or scale the features (for example with "
     "sklearn.preprocessing.StandardScaler)."
@@ -39,8 +49,14 @@ CONVERGENCE_ADVICE = (
 
 
 @contextmanager
-def _numba_threads(n_jobs):
-    """Set Numba's thread count from ``n_jobs`` for the duration of the block."""
+def _numba_threads(n_jobs, work=None):
+    """Set Numba's and BLAS's thread count from ``n_jobs`` for the duration of the block.
+
+    ``work``, the number of stored entries of X, caps the count so that each thread gets at
+    least MIN_WORK_PER_THREAD entries: waking threads costs more than it saves on small data,
+    and far more when the cores are busy with other processes. BLAS gets the same count, so
+    that its threads do not compete with Numba's for the cores.
+    """
     available = numba.config.NUMBA_NUM_THREADS
     previous = numba.get_num_threads()
     if n_jobs is None:
@@ -49,11 +65,18 @@ def _numba_threads(n_jobs):
         requested = max(1, available + 1 + n_jobs)
     else:
         requested = min(n_jobs, available)
+    if work is not None:
+        requested = max(1, min(requested, int(work) // MIN_WORK_PER_THREAD))
     numba.set_num_threads(requested)
     try:
-        yield requested
+        with threadpool_limits(limits=requested, user_api="blas"):
+            yield requested
     finally:
         numba.set_num_threads(previous)
+
+
+def _stored_entries(X):
+    return X.nnz if sp.issparse(X) else X.shape[0] * X.shape[1]
 
 
 @contextmanager
@@ -75,16 +98,18 @@ def _verbose_logging(verbose):
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
-    """Binary logistic regression with L2, L1 and elastic-net penalties.
+    """Logistic regression with L2, L1 and elastic-net penalties.
 
-    Minimises, over the weights ``w`` and the unpenalized intercept ``b``::
+    For two classes, minimises over the weights ``w`` and the unpenalized intercept ``b``::
 
         C * sum_i s_i * log(1 + exp(-y_i (x_i . w + b)))
             + (1 - l1_ratio) / 2 * ||w||_2^2 + l1_ratio * ||w||_1
 
     with ``y_i`` in {-1, +1} and ``s_i = sample_weight_i * class_weight[y_i]``; ``C=numpy.inf``
-    drops the penalty. This is the objective of scikit-learn's ``LogisticRegression`` (1.8 and
-    later) with the same ``C`` and ``l1_ratio``.
+    drops the penalty. Three or more classes use the multinomial (softmax) loss
+    ``log(sum_k exp(z_ik)) - z_i,y_i`` with ``z_ik = x_i . W_k + b_k`` and the same penalty on
+    the whole (n_classes, n_features) matrix W. This is the objective of scikit-learn's
+    ``LogisticRegression`` (1.8 and later) with the same ``C`` and ``l1_ratio``.
 
     Parameters
     ----------
@@ -158,10 +183,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (1, n_features)
-    intercept_ : ndarray of shape (1,)
-    classes_ : ndarray of shape (2,)
-        The labels; ``classes_[1]`` is the positive class.
+    coef_ : ndarray of shape (1, n_features) for two classes, else (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        With three or more classes the intercepts are only determined up to a common
+        constant; they are returned centred (summing to zero), as scikit-learn does.
+    classes_ : ndarray of shape (n_classes,)
+        The sorted labels; with two classes ``classes_[1]`` is the positive class.
     n_iter_ : ndarray of shape (1,)
     n_features_in_ : int
     feature_names_in_ : ndarray of str, only when X had string column names
@@ -196,8 +223,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
-        # Multinomial fits are not implemented yet: three or more classes raise ValueError.
-        tags.classifier_tags.multi_class = False
         return tags
 
     # ------------------------------------------------------------------ validation
@@ -238,8 +263,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"got class_weight={self.class_weight!r}."
             )
 
-    def _resolve_solver(self, n_features):
+    def _resolve_solver(self, n_features, n_classes=2):
         penalized_l1 = self.l1_ratio > 0 and math.isfinite(self.C)
+        if n_classes > 2 and self.solver in ("newton", "sgd"):
+            raise ValueError(
+                f"solver={self.solver!r} fits two classes only, and y has {n_classes}; use "
+                "'auto', 'lbfgs' or 'cd' for the multinomial model."
+            )
         if self.solver == "sgd":
             # SGD takes any l1_ratio: the L1 term is a proximal step.
             self._check_sgd_params()
@@ -253,6 +283,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return self.solver
         if penalized_l1:
             return "cd"
+        if n_classes > 2:
+            return "lbfgs"
         return "newton" if n_features <= NEWTON_MAX_FEATURES else "lbfgs"
 
     def _check_sgd_params(self):
@@ -371,24 +403,22 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"y contains one class ({classes[0]}); logistic regression needs samples "
                 "of two classes."
             )
-        if classes.shape[0] > 2:
-            raise ValueError(
-                f"Only binary classification is supported. y contains {classes.shape[0]} "
-                "classes; this version of fastlogreg fits two. Wrap the estimator in "
-                "sklearn.multiclass.OneVsRestClassifier for more."
-            )
+        n_classes = classes.shape[0]
+        coef_rows = 1 if n_classes == 2 else n_classes
         if self.warm_start and hasattr(self, "classes_") and \
                 not np.array_equal(self.classes_, classes):
             warm = False
         else:
             warm = self.warm_start and hasattr(self, "coef_") and \
-                self.coef_.shape == (1, X.shape[1])
+                self.coef_.shape == (coef_rows, X.shape[1])
         self.classes_ = classes
         s = self._sample_weights(X, y_encoded, sample_weight)
-        y01 = y_encoded.astype(np.float64)
+        solver = self._resolve_solver(X.shape[1], n_classes)
+        if n_classes > 2:
+            return self._fit_multinomial(X, y_encoded.astype(np.int64), s, solver, warm)
 
+        y01 = y_encoded.astype(np.float64)
         finite_C = math.isfinite(self.C)
-        solver = self._resolve_solver(X.shape[1])
         if warm:
             w0 = self.coef_.ravel().astype(np.float64)
             b0 = float(self.intercept_[0]) if self.fit_intercept else 0.0
@@ -396,7 +426,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             w0 = np.zeros(X.shape[1])
             b0 = _log_odds(y01, s) if self.fit_intercept else 0.0
 
-        with _numba_threads(self.n_jobs) as n_threads, _verbose_logging(self.verbose):
+        with _numba_threads(self.n_jobs, _stored_entries(X)) as n_threads, _verbose_logging(self.verbose):
             problem = Problem(
                 X, y01, s,
                 alpha=float(self.C) if finite_C else 1.0,
@@ -423,14 +453,67 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if self.loss_history_.size == 0:
             self.loss_history_ = np.array([self._objective(X, y01, s)])
         self.solver_ = solver
+        self._warn_if_not_converged(result, solver)
+        return self
+
+    def _warn_if_not_converged(self, result, solver):
         if not result.converged:
             detail = f" ({result.message})" if result.message else ""
             warnings.warn(
                 f"solver {solver!r} did not converge to tol={self.tol} in "
                 f"{result.n_iter} iterations{detail}. {CONVERGENCE_ADVICE}",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
+
+    def _make_multinomial_problem(self, X, y, s, n_blocks):
+        finite_C = math.isfinite(self.C)
+        return MultinomialProblem(
+            X, y, s, n_classes=self.classes_.shape[0],
+            alpha=float(self.C) if finite_C else 1.0,
+            l1=float(self.l1_ratio) if finite_C else 0.0,
+            l2=1.0 - float(self.l1_ratio) if finite_C else 0.0,
+            fit_intercept=bool(self.fit_intercept),
+            n_blocks=n_blocks,
+        )
+
+    def _fit_multinomial(self, X, y, s, solver, warm):
+        """Fit the softmax model of three or more classes; y contains class indices."""
+        n_classes = self.classes_.shape[0]
+        if warm:
+            W0 = self.coef_.astype(np.float64)
+            b0 = self.intercept_.astype(np.float64)
+        else:
+            W0 = np.zeros((n_classes, X.shape[1]))
+            b0 = np.zeros(n_classes)
+            if self.fit_intercept:
+                # The intercept-only optimum: log class frequencies, centred.
+                freq = np.maximum(np.bincount(y, weights=s, minlength=n_classes), 1e-10)
+                b0 = np.log(freq / freq.sum())
+                b0 -= b0.mean()
+        solve = solve_multinomial_cd if solver == "cd" else solve_multinomial_lbfgs
+        with _numba_threads(self.n_jobs, _stored_entries(X)) as n_threads, _verbose_logging(self.verbose):
+            problem = self._make_multinomial_problem(
+                X, y, s, n_blocks=max(1, min(n_threads, X.shape[0])))
+            result = solve(problem, W0, b0, self.tol, self.max_iter, self.verbose)
+            history = list(result.loss_history)
+            if not history:
+                grad = np.empty((n_classes, X.shape[1] + 1))
+                Z = np.empty((X.shape[0], n_classes))
+                history = [problem.objective_grad(result.coef, result.intercept, grad, Z)]
+
+        if not (np.all(np.isfinite(result.coef)) and np.all(np.isfinite(result.intercept))):
+            raise ValueError(
+                "the fit diverged to non-finite weights; scale the features or use a "
+                "finite C."
+            )
+        self._sgd_state = None
+        self.coef_ = np.ascontiguousarray(result.coef)
+        self.intercept_ = np.asarray(result.intercept, dtype=np.float64)
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        self.loss_history_ = np.asarray(history, dtype=np.float64)
+        self.solver_ = solver
+        self._warn_if_not_converged(result, solver)
         return self
 
     def _objective(self, X, y01, s):
@@ -541,7 +624,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             random_state=_call_random_state(self.random_state, state.n_epochs),
             n_samples_total=n_samples_total, check_convergence=False,
         )
-        with _numba_threads(self.n_jobs) as n_threads, _verbose_logging(self.verbose):
+        with _numba_threads(self.n_jobs, _stored_entries(X)) as n_threads, _verbose_logging(self.verbose):
             problem = self._make_problem(X, y01, s, n_blocks=max(1, min(n_threads, X.shape[0])))
             result = solve_sgd(problem, state.coef, state.intercept, 0.0, 1, self.verbose,
                                **options)
@@ -569,24 +652,30 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ predict
 
     def decision_function(self, X):
-        """Return the margin x . w + b of each sample, shape (n_samples,)."""
+        """Return the margins x . w + b: shape (n_samples,) for two classes, else (n, K)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        w = self.coef_.ravel()
+        coef = self.coef_
         if X.dtype == np.float32:
             # Keeps float32 X from being upcast (copied) by the product.
-            w = w.astype(np.float32)
-        scores = X @ w
-        return np.asarray(scores, dtype=np.float64).ravel() + self.intercept_[0]
+            coef = coef.astype(np.float32)
+        if coef.shape[0] == 1:
+            scores = X @ coef.ravel()
+            return np.asarray(scores, dtype=np.float64).ravel() + self.intercept_[0]
+        return np.asarray(X @ coef.T, dtype=np.float64) + self.intercept_
 
     def predict(self, X):
         """Return the predicted label of each sample."""
         scores = self.decision_function(X)
+        if scores.ndim == 2:
+            return self.classes_[np.argmax(scores, axis=1)]
         return self.classes_[(scores > 0).astype(np.intp)]
 
     def predict_proba(self, X):
-        """Return the probabilities of classes_[0] and classes_[1], shape (n_samples, 2)."""
+        """Return the probability of each class in ``classes_``, shape (n_samples, K)."""
         scores = self.decision_function(X)
+        if scores.ndim == 2:
+            return scipy.special.softmax(scores, axis=1)
         positive = np.empty_like(scores)
         negative = np.empty_like(scores)
         K.sigmoid_array(scores, positive)
@@ -596,6 +685,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def predict_log_proba(self, X):
         """Return the log-probabilities, computed without taking the log of a rounded 0."""
         scores = self.decision_function(X)
+        if scores.ndim == 2:
+            return scipy.special.log_softmax(scores, axis=1)
         log_positive = np.empty_like(scores)
         log_negative = np.empty_like(scores)
         K.log1pexp_array(-scores, log_positive)

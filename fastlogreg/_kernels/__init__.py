@@ -12,6 +12,13 @@ from .loss_grad import (
 )
 from .penalty import add_l2, min_norm_subgradient, penalty_value, prox_elastic_net
 from .sigmoid import log1pexp_array, sigmoid_array
+from .softmax import (
+    softmax_class_curvature,
+    softmax_loss_along,
+    softmax_loss_grad_csr,
+    softmax_loss_grad_dense_rows,
+    softmax_residuals,
+)
 
 __all__ = [
     "add_l2",
@@ -29,4 +36,9 @@ __all__ = [
     "penalty_value",
     "prox_elastic_net",
     "sigmoid_array",
+    "softmax_class_curvature",
+    "softmax_loss_along",
+    "softmax_loss_grad_csr",
+    "softmax_loss_grad_dense_rows",
+    "softmax_residuals",
 ]

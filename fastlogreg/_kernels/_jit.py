@@ -13,6 +13,9 @@ import numba
 
 
 def _decorate(function, options):
+    # Kernels hold no Python objects, so they release the GIL: threads that run kernels on
+    # different data (cross-validation folds, say) then run in parallel.
+    options.setdefault("nogil", True)
     try:
         return numba.njit(cache=True, **options)(function)
     except RuntimeError as error:

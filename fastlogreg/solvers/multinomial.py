@@ -1,0 +1,234 @@
+"""Solvers for the multinomial (softmax) objective of three or more classes.
+
+The objective is the binary one with the softmax loss and the penalty summed over the
+(K, n_features) coefficient matrix W; the K intercepts are unpenalized. The intercepts are
+only determined up to a common constant, so the solvers return them centred (summing to
+zero), the convention scikit-learn uses.
+
+- ``solve_multinomial_lbfgs``: L-BFGS over (W, b) for L2 or no penalty.
+- ``solve_multinomial_cd``: block proximal Newton for any elastic-net penalty. Each outer
+  iteration visits the classes in turn; for class k the Hessian block of W_k is
+  X' diag(D_k) X with D_k = alpha * s * p_k * (1 - p_k), which is the binary problem's
+  structure, so the binary coordinate descent kernels give the step, followed by a line
+  search on the full multinomial objective.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse as sp
+
+from .. import _kernels as K
+from ._problem import (
+    ARMIJO,
+    HESSIAN_CHUNK_ROWS,
+    MAX_HALVINGS,
+    NOISE,
+    SolverResult,
+    data_layout,
+    log_iteration,
+)
+from .cd import MAX_INNER_SWEEPS, WORKING_SET_MARGIN
+from .lbfgs import HISTORY_SIZE
+
+
+@dataclass
+class MultinomialProblem:
+    """Minimise ``alpha * sum_i s_i * softmax_loss_i + l2 / 2 ||W||^2 + l1 ||W||_1``.
+
+    ``y`` contains class indices 0..n_classes-1 (int64) and ``s`` the combined sample and
+    class weights (float64).
+    """
+
+    X: object
+    y: np.ndarray
+    s: np.ndarray
+    n_classes: int
+    alpha: float
+    l1: float
+    l2: float
+    fit_intercept: bool
+    n_blocks: int
+    layout: str = field(init=False)
+
+    def __post_init__(self):
+        self.layout = data_layout(self.X)
+        self.n_samples, self.n_features = self.X.shape
+        self.grad_scale = self.alpha * float(self.s.sum())
+
+    def loss_grad(self, W, b, grad, Z):
+        """Return the data term at (W, b); write its gradient (K, d + 1) and margins Z (n, K).
+
+        Row layouts use the fused kernels. Column layouts (F-ordered dense, CSC) use two
+        products with X, in row chunks for dense X so that float32 data is never upcast whole.
+        """
+        X = self.X
+        args = (self.y, self.s, W, b, self.alpha, self.n_blocks, grad, Z)
+        if self.layout == "rows":
+            return K.softmax_loss_grad_dense_rows(X, *args)
+        if self.layout == "csr":
+            return K.softmax_loss_grad_csr(X.data, X.indices, X.indptr, *args)
+        d = self.n_features
+        if self.layout == "csc":
+            Z[:] = np.asarray(X @ W.T) + b
+        else:
+            for start in range(0, self.n_samples, HESSIAN_CHUNK_ROWS):
+                chunk = np.asarray(X[start:start + HESSIAN_CHUNK_ROWS], dtype=np.float64)
+                Z[start:start + chunk.shape[0]] = chunk @ W.T + b
+        R = np.empty_like(Z)
+        loss = K.softmax_residuals(Z, self.y, self.s, self.alpha, self.n_blocks, R)
+        grad[:, :d] = np.asarray(X.T @ R).T
+        grad[:, d] = R.sum(axis=0)
+        return loss
+
+    def penalty(self, W):
+        return K.penalty_value(W.ravel(), self.l1, self.l2)
+
+    def objective_grad(self, W, b, grad, Z):
+        """Return the full objective; ``grad`` gets the data term's and the L2 term's gradient."""
+        value = self.loss_grad(W, b, grad, Z)
+        if not self.fit_intercept:
+            grad[:, -1] = 0.0
+        grad[:, :-1] += self.l2 * W
+        return value + self.penalty(W)
+
+
+def _centred(b, fit_intercept):
+    return b - b.mean() if fit_intercept else np.zeros_like(b)
+
+
+def solve_multinomial_lbfgs(problem, W0, b0, tol, max_iter, verbose=0):
+    """Minimise the multinomial objective (``l1 == 0``) with L-BFGS from (W0, b0)."""
+    n_classes, d = problem.n_classes, problem.n_features
+    size = n_classes * d
+    grad = np.empty((n_classes, d + 1))
+    Z = np.empty((problem.n_samples, n_classes))
+    history = []
+
+    def unpack(x):
+        W = x[:size].reshape(n_classes, d)
+        b = x[size:] if problem.fit_intercept else np.zeros(n_classes)
+        return np.ascontiguousarray(W), np.ascontiguousarray(b)
+
+    def fun(x):
+        W, b = unpack(x)
+        value = problem.objective_grad(W, b, grad, Z)
+        flat = grad[:, :d].ravel()
+        if problem.fit_intercept:
+            flat = np.concatenate([flat, grad[:, d]])
+        return value, flat
+
+    def callback(intermediate_result):
+        history.append(float(intermediate_result.fun))
+        log_iteration(verbose, "lbfgs", len(history), history[-1], float("nan"))
+
+    x0 = np.asarray(W0, dtype=np.float64).ravel()
+    if problem.fit_intercept:
+        x0 = np.concatenate([x0, np.asarray(b0, dtype=np.float64)])
+    result = scipy.optimize.minimize(
+        fun, x0, jac=True, method="L-BFGS-B", callback=callback,
+        options={"maxiter": max_iter, "maxfun": 2 * max_iter + 20,
+                 "gtol": tol * problem.grad_scale, "ftol": 64 * np.finfo(np.float64).eps,
+                 "maxcor": HISTORY_SIZE},
+    )
+    W, b = unpack(result.x)
+    value, g = fun(result.x)
+    if not history or history[-1] != value:
+        history.append(value)
+    # As in the binary L-BFGS solver, a stop on the relative reduction of the objective counts
+    # as converged.
+    converged = bool(np.max(np.abs(g)) <= tol * problem.grad_scale
+                     or (result.success and result.nit < max_iter))
+    message = "" if converged else f"L-BFGS-B stopped: {result.message}"
+    return SolverResult(W, _centred(b, problem.fit_intercept), int(result.nit), history,
+                        converged, message)
+
+
+def _class_backtrack(problem, Z, q, k, W, k_delta, value, slope):
+    """Armijo backtracking for a step of class k's row of W; see ``backtrack``."""
+    step = 1.0
+    trial_W = W.copy()
+    for _ in range(MAX_HALVINGS):
+        trial_W[k] = W[k] + step * k_delta
+        trial = (K.softmax_loss_along(Z, q, k, step, problem.y, problem.s, problem.alpha,
+                                      problem.n_blocks)
+                 + problem.penalty(trial_W))
+        if trial <= value + ARMIJO * step * slope:
+            return step, trial
+        if step == 1.0 and trial - value <= NOISE * abs(value):
+            return step, trial
+        step *= 0.5
+    return 0.0, value
+
+
+def _column_view(problem):
+    if problem.layout in ("rows", "cols"):
+        return K.cd_newton_dense, (problem.X,)
+    # NOTE: CSR input is converted to CSC once per fit, a copy of X's non-zeros, because
+    # coordinate descent reads columns.
+    csc = problem.X if problem.layout == "csc" else sp.csc_matrix(problem.X)
+    return K.cd_newton_csc, (csc.data, csc.indices, csc.indptr)
+
+
+def _max_violation(problem, W, grad):
+    return max(K.min_norm_subgradient(W[k], grad[k], problem.l1, problem.l2)
+               for k in range(problem.n_classes))
+
+
+def solve_multinomial_cd(problem, W0, b0, tol, max_iter, verbose=0):
+    """Minimise the multinomial objective with any l1 and l2 from (W0, b0)."""
+    n_classes, d, n = problem.n_classes, problem.n_features, problem.n_samples
+    l1, l2 = problem.l1, problem.l2
+    fit_b = problem.fit_intercept
+    cd_kernel, column_args = _column_view(problem)
+
+    W = np.array(W0, dtype=np.float64).reshape(n_classes, d)
+    b = np.array(b0, dtype=np.float64)
+    grad = np.empty((n_classes, d + 1))
+    Z = np.empty((n, n_classes))
+    D = np.empty(n)
+    delta = np.empty(d + 1)
+    q = np.empty(n)
+    history = []
+    threshold = tol * problem.grad_scale
+
+    # ``grad`` holds the data term's gradient only here: the L2 term is added per class.
+    value = problem.loss_grad(W, b, grad, Z) + problem.penalty(W)
+    for iteration in range(1, max_iter + 1):
+        if not fit_b:
+            grad[:, d] = 0.0
+        violation = _max_violation(problem, W, grad)
+        if violation <= threshold:
+            return SolverResult(W, _centred(b, fit_b), iteration - 1, history, True)
+
+        for k in range(n_classes):
+            g_k = np.ascontiguousarray(grad[k])
+            if not fit_b:
+                g_k[d] = 0.0
+            smooth = g_k[:d] + l2 * W[k]
+            active = np.flatnonzero((W[k] != 0.0) | (np.abs(smooth) > WORKING_SET_MARGIN * l1))
+            K.softmax_class_curvature(Z, k, problem.s, problem.alpha, problem.n_blocks, D)
+            delta[:] = 0.0
+            q[:] = 0.0
+            w_k = np.ascontiguousarray(W[k])
+            cd_kernel(*column_args, g_k, D, w_k, l1, l2, fit_b, active.astype(np.int64),
+                      MAX_INNER_SWEEPS, max(0.1 * violation, 0.1 * threshold), delta, q)
+            slope = (float(g_k @ delta) + l2 * float(w_k @ delta[:d])
+                     + l1 * (np.abs(w_k + delta[:d]).sum() - np.abs(w_k).sum()))
+            if not slope < 0.0:
+                continue
+            step, _ = _class_backtrack(problem, Z, q, k, W, delta[:d], value, slope)
+            if step == 0.0:
+                continue
+            W[k] += step * delta[:d]
+            b[k] += step * delta[d]
+            value = problem.loss_grad(W, b, grad, Z) + problem.penalty(W)
+
+        if not fit_b:
+            grad[:, d] = 0.0
+        history.append(value)
+        log_iteration(verbose, "cd", iteration, value, violation)
+
+    converged = _max_violation(problem, W, grad) <= threshold
+    return SolverResult(W, _centred(b, fit_b), max_iter, history, converged)
