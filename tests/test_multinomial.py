@@ -1,5 +1,7 @@
 """Three or more classes: the multinomial (softmax) model."""
 
+import functools
+
 import numpy as np
 import pytest
 import scipy.optimize
@@ -52,6 +54,13 @@ def scaled(loader):
     return X / X.max(), y
 
 
+@functools.lru_cache(maxsize=None)
+def sklearn_reference(loader):
+    """scikit-learn's fit at C=1 and tol=1e-10, shared by the tests of each layout."""
+    X, y = scaled(loader)
+    return SklearnLogisticRegression(C=1.0, tol=1e-10, max_iter=10000).fit(X, y)
+
+
 INPUTS = {
     "dense64": lambda X: X,
     "dense32": lambda X: X.astype(np.float32),
@@ -65,7 +74,7 @@ INPUTS = {
 @pytest.mark.parametrize("layout", list(INPUTS))
 def test_l2_matches_scikit_learn(loader, layout):
     X, y = scaled(loader)
-    reference = SklearnLogisticRegression(C=1.0, tol=1e-10, max_iter=10000).fit(X, y)
+    reference = sklearn_reference(loader)
     clf = LogisticRegression(C=1.0, tol=1e-10, max_iter=2000).fit(INPUTS[layout](X), y)
     rtol = 1e-3 if "32" in layout else 1e-4
     scale = np.abs(reference.coef_).max()

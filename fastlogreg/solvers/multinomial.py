@@ -193,7 +193,7 @@ def solve_multinomial_cd(problem, W0, b0, tol, max_iter, verbose=0):
     history = []
     threshold = tol * problem.grad_scale
 
-    # ``grad`` holds the data term's gradient only here: the L2 term is added per class.
+    # Here ``grad`` contains the gradient of the data term only; the L2 term is added per class.
     value = problem.loss_grad(W, b, grad, Z) + problem.penalty(W)
     for iteration in range(1, max_iter + 1):
         if not fit_b:
