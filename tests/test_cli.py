@@ -6,11 +6,13 @@ import json
 import shutil
 import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.datasets import dump_svmlight_file, make_classification
+from sklearn.datasets import dump_svmlight_file, load_breast_cancer, make_classification
 
 import fastlogreg
 from fastlogreg import cli
@@ -354,3 +356,339 @@ def test_train_sgd_options(capsys, svm_files, tmp_path):
     assert params["learning_rate"] == 0.01
     assert params["n_iter_no_change"] == 3
     assert params["validation_fraction"] == 0.2
+
+
+# ---------------------------------------------------------------------- out-of-core SGD
+
+
+def shared_file(name):
+    """Return the path of a file of the shared dataset folder, or skip the test."""
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(f"shared dataset file not found: {path}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def svm_stream_file(tmp_path_factory):
+    """An svmlight file of 400 rows, 8 features and labels -1 and 1, for streamed training."""
+    path = tmp_path_factory.mktemp("stream") / "stream.svm"
+    X, y = make_classification(n_samples=400, n_features=8, n_informative=5,
+                               class_sep=1.5, random_state=3)
+    dump_svmlight_file(X, np.where(y == 1, 1, -1), str(path))
+    return path
+
+
+def test_sgd_streamed_svmlight(capsys, svm_stream_file, tmp_path):
+    model_path = tmp_path / "model.npz"
+
+    # Small batches and many epochs, because 400 rows give SGD few steps per epoch.
+    status, out, _ = run(capsys, "train", svm_stream_file, "--sgd", "--chunk-rows", "64",
+                         "--epochs", "30", "--batch-size", "8", "--random-state", "0",
+                         "--output", model_path, "--json", "--quiet")
+    assert status == 0
+    summary = json.loads(out)
+    _, in_memory_out, _ = run(capsys, "train", svm_stream_file, "--json", "--quiet")
+    in_memory = json.loads(in_memory_out)
+
+    assert summary["solver"] == "sgd"
+    assert summary["n_iter"] == 30
+    assert summary["converged"] is None
+    assert summary["streaming"]["chunk_rows"] == 64
+    assert summary["streaming"]["n_chunks"] == 7
+    assert summary["streaming"]["epochs"] == 30
+    assert summary["data"]["n_samples"] == 400
+    assert summary["data"]["n_features"] == 8
+    assert summary["data"]["label_counts"] == in_memory["data"]["label_counts"]
+    assert summary["train"]["roc_auc"] is None
+    assert summary["train"]["accuracy"] == pytest.approx(in_memory["train"]["accuracy"],
+                                                         abs=0.03)
+    model = fastlogreg.load(model_path)
+    assert model.get_params()["solver"] == "sgd"
+    assert model.get_params()["batch_size"] == 8
+    assert model.classes_.tolist() == [-1, 1]
+    assert isinstance(model.classes_.tolist()[0], int)
+
+
+def test_sgd_chunked_scores_equal_evaluate(capsys, svm_stream_file, tmp_path):
+    model_path = tmp_path / "model.npz"
+    status, out, _ = run(capsys, "train", svm_stream_file, "--sgd", "--chunk-rows", "50",
+                         "--epochs", "2", "--output", model_path, "--json", "--quiet")
+    assert status == 0
+    streamed = json.loads(out)["train"]
+
+    status, out, _ = run(capsys, "evaluate", model_path, svm_stream_file, "--json")
+
+    assert status == 0
+    whole = json.loads(out)
+    assert streamed["n_samples"] == whole["n_samples"]
+    assert streamed["accuracy"] == whole["accuracy"]
+    assert streamed["log_loss"] == pytest.approx(whole["log_loss"], rel=1e-12)
+
+
+def test_sgd_streamed_csv_with_test(capsys, csv_file):
+    status, out, _ = run(capsys, "train", csv_file, "--sgd", "--label", "kind",
+                         "--chunk-rows", "16", "--epochs", "50", "--batch-size", "4",
+                         "--random-state", "0", "--test", csv_file, "--json", "--quiet")
+
+    assert status == 0
+    summary = json.loads(out)
+    assert summary["data"]["sparse"] is False
+    assert summary["data"]["n_features"] == 2
+    assert summary["streaming"]["n_chunks"] == 4
+    assert set(summary["data"]["label_counts"]) == {"cat", "dog"}
+    assert summary["train"]["accuracy"] > 0.85
+    assert summary["test"]["accuracy"] == pytest.approx(summary["train"]["accuracy"])
+
+
+def test_sgd_text_summary_states_streaming(capsys, svm_stream_file):
+    status, out, _ = run(capsys, "train", svm_stream_file, "--sgd", "--chunk-rows", "100",
+                         "--epochs", "1", "--quiet")
+
+    assert status == 0
+    assert "out-of-core: 1 epochs of 4 chunks (chunk rows 100)" in out
+    assert "train scores computed chunk by chunk" in out
+    train_row = next(line for line in out.splitlines() if line.startswith("train"))
+    assert train_row.split()[-1] == "n/a"
+
+
+def test_a9a_sgd_streamed_near_in_memory(capsys):
+    train = shared_file("a9a.gz")
+    test = shared_file("a9a.t.gz")
+
+    status, out, _ = run(capsys, "train", train, "--sgd", "--chunk-rows", "5000",
+                         "--epochs", "5", "--random-state", "0", "--test", test, "--json",
+                         "--quiet")
+    assert status == 0
+    streamed = json.loads(out)
+    status, out, _ = run(capsys, "train", train, "--test", test, "--json", "--quiet")
+    assert status == 0
+    in_memory = json.loads(out)
+
+    assert streamed["streaming"]["n_chunks"] == 7
+    assert streamed["data"]["n_samples"] == in_memory["data"]["n_samples"]
+    assert streamed["data"]["density"] == pytest.approx(in_memory["data"]["density"])
+    # SGD stops after 5 epochs short of the exact optimum: about 0.843 against 0.850.
+    assert streamed["test"]["accuracy"] == pytest.approx(in_memory["test"]["accuracy"],
+                                                         abs=0.015)
+    assert streamed["train"]["log_loss"] < in_memory["train"]["log_loss"] + 0.03
+
+
+class RecordingStatus:
+    def __init__(self, label):
+        self.labels = [label]
+
+    @property
+    def label(self):
+        return self.labels[-1]
+
+    @label.setter
+    def label(self, text):
+        self.labels.append(text)
+
+
+class RecordingProgress:
+    """A stand-in for cli.Progress that records every label a step shows."""
+
+    statuses = []
+
+    def __init__(self, stream=None, enabled=None):
+        self.enabled = enabled
+
+    @contextmanager
+    def step(self, label):
+        status = RecordingStatus(label)
+        RecordingProgress.statuses.append(status)
+        yield status
+
+
+def test_sgd_progress_shows_epoch_and_chunk(capsys, monkeypatch, svm_stream_file):
+    RecordingProgress.statuses = []
+    monkeypatch.setattr(cli, "Progress", RecordingProgress)
+
+    status, _, _ = run(capsys, "train", svm_stream_file, "--sgd", "--chunk-rows", "100",
+                       "--epochs", "2")
+
+    assert status == 0
+    labels = [label for s in RecordingProgress.statuses for label in s.labels]
+    assert "SGD epoch 1/2, chunk 1/4" in labels
+    assert "SGD epoch 2/2, chunk 4/4" in labels
+
+
+def test_progress_label_changes_during_step():
+    stream = FakeTerminal()
+    progress = cli.Progress(stream=stream, delay=0.0, interval=0.01)
+
+    with progress.step("epoch 1") as status:
+        time.sleep(0.05)
+        status.label = "epoch 2"
+        time.sleep(0.05)
+
+    written = stream.getvalue()
+    assert "epoch 1 ... " in written
+    assert "epoch 2 ... " in written
+
+
+# ---------------------------------------------------------------------- cross-validation
+
+
+def test_cv_breast_cancer_matches_estimator(capsys):
+    status, out, _ = run(capsys, "train", "--cv", "3", "--Cs", "6", "--json", "--quiet")
+
+    assert status == 0
+    summary = json.loads(out)
+    X, y = load_breast_cancer(return_X_y=True)
+    search = fastlogreg.LogisticRegressionCV(Cs=6, l1_ratios=(0.0,), cv=3).fit(X, y)
+    cv = summary["cv"]
+    assert cv["C"] == search.C_
+    assert cv["Cs"] == search.Cs_.tolist()
+    assert cv["n_folds"] == 3
+    assert cv["scoring"] == "accuracy"
+    assert cv["mean_scores"] == pytest.approx(search.scores_[:, 0, :].mean(axis=0).tolist())
+    assert cv["std_scores"] == pytest.approx(search.scores_[:, 0, :].std(axis=0).tolist())
+    assert summary["params"]["C"] == search.C_
+    assert summary["params"]["warm_start"] is False
+
+
+def test_cv_text_lists_score_per_C(capsys, svm_files):
+    train, _ = svm_files
+
+    status, out, _ = run(capsys, "train", train, "--cv", "4", "--Cs", "0.01,0.1,1,10",
+                         "--quiet")
+
+    assert status == 0
+    assert "cv:        4 folds, scoring accuracy, l1_ratio 0: chosen C = " in out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("cv:")) + 2
+    rows = [line.split() for line in lines[start:start + 4]]
+    assert [row[0] for row in rows] == ["0.01", "0.1", "1", "10"]
+    assert sum(line.endswith("<- chosen") for line in lines) == 1
+
+
+def test_cv_scoring_list_and_saved_model(capsys, svm_files, tmp_path):
+    train, _ = svm_files
+    model_path = tmp_path / "model.npz"
+
+    status, out, _ = run(capsys, "train", train, "--cv", "4", "--Cs", "0.01,0.1,1,inf",
+                         "--scoring", "neg_log_loss", "--l1-ratio", "0.5",
+                         "--output", model_path, "--json", "--quiet")
+
+    assert status == 0
+    cv = json.loads(out)["cv"]
+    X, y = fastlogreg.io.load_data(train)
+    search = fastlogreg.LogisticRegressionCV(Cs=[0.01, 0.1, 1, np.inf], l1_ratios=(0.5,), cv=4,
+                                             scoring="neg_log_loss").fit(X, y)
+    assert cv["Cs"] == [0.01, 0.1, 1.0, "inf"]
+    assert cv["scoring"] == "neg_log_loss"
+    assert cv["l1_ratio"] == 0.5
+    assert cv["C"] == (search.C_ if np.isfinite(search.C_) else "inf")
+    model = fastlogreg.load(model_path)
+    assert model.get_params()["C"] == search.C_
+    assert model.get_params()["l1_ratio"] == 0.5
+    np.testing.assert_allclose(model.coef_, search.coef_)
+
+
+def test_cv_plot_writes_png(capsys, tmp_path):
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib, not installed here")
+    plot_path = tmp_path / "cv.png"
+
+    status, out, _ = run(capsys, "train", "--cv", "3", "--Cs", "0.01,1,inf", "--plot",
+                         plot_path, "--quiet")
+
+    assert status == 0
+    assert f"plot:      saved to {plot_path}" in out
+    assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cv_plot_without_matplotlib(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+
+    status, _, err = run(capsys, "train", "--cv", "3", "--plot", tmp_path / "cv.png",
+                         "--quiet")
+
+    assert_one_error_line(status, err, "--plot needs matplotlib", "pip install matplotlib")
+    assert not (tmp_path / "cv.png").exists()
+
+
+# ---------------------------------------------------------------------- errors of --sgd and --cv
+
+
+@pytest.mark.parametrize("options, fragments", [
+    (["--chunk-rows", "10"], ["--chunk-rows applies only with --sgd"]),
+    (["--epochs", "3"], ["--epochs applies only with --sgd"]),
+    (["--Cs", "5"], ["--Cs applies only with --cv"]),
+    (["--scoring", "roc_auc"], ["--scoring applies only with --cv"]),
+    (["--sgd", "--max-iter", "3"], ["--max-iter is not supported with --sgd", "--epochs"]),
+    (["--sgd", "--solver", "lbfgs"], ["--sgd trains with the sgd solver"]),
+    (["--sgd", "--class-weight", "balanced"], ["balanced is not supported with --sgd"]),
+    (["--sgd", "--cv", "3"], ["--cv is not supported with --sgd"]),
+    (["--cv", "3", "--C", "2"], ["--C is not supported with --cv", "--Cs"]),
+    (["--cv", "3", "--average"], ["--average is not supported with --cv"]),
+])
+def test_error_option_combinations(capsys, svm_files, options, fragments):
+    train, _ = svm_files
+
+    status, _, err = run(capsys, "train", train, *options)
+
+    assert_one_error_line(status, err, *fragments)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--sgd", "--chunk-rows", "0"], "argument --chunk-rows: must be a positive integer, got 0"),
+    (["--sgd", "--epochs", "-2"], "argument --epochs: must be a positive integer, got -2"),
+    (["--sgd", "--chunk-rows", "1e3"], "argument --chunk-rows: invalid integer: '1e3'"),
+    (["--cv", "1"], "argument --cv: needs at least 2 folds, got 1"),
+    (["--cv", "3", "--Cs", "0"], "argument --Cs: the number of values must be at least 1"),
+    (["--cv", "3", "--Cs", "0.1,-1"], "argument --Cs: values of C must be positive or inf"),
+    (["--cv", "3", "--Cs", "0.1,big"], "argument --Cs: invalid value 'big'"),
+    (["--cv", "3", "--scoring", "accurate"], "argument --scoring: unknown scorer 'accurate'"),
+])
+def test_usage_error_bad_values(capsys, options, message):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["train", *options])
+
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_error_sgd_malformed_line(capsys, tmp_path):
+    path = tmp_path / "bad.svm"
+    path.write_text("1 1:1\n-1 2:1\n1 3:x\n")
+
+    status, _, err = run(capsys, "train", path, "--sgd", "--chunk-rows", "2")
+
+    assert_one_error_line(status, err, "bad.svm, line 3", "'3:x'")
+
+
+def test_error_sgd_npz_file(capsys, tmp_path):
+    path = tmp_path / "data.npz"
+    np.savez(path, X=np.eye(4), y=np.array([0, 1, 0, 1]))
+
+    status, _, err = run(capsys, "train", path, "--sgd")
+
+    assert_one_error_line(status, err, "data.npz", "svmlight and CSV/TSV files, not npz")
+
+
+def test_error_sgd_without_data(capsys):
+    status, _, err = run(capsys, "train", "--sgd")
+
+    assert_one_error_line(status, err, "--sgd needs a DATA file")
+
+
+def test_error_cv_too_many_folds(capsys, tmp_path):
+    path = tmp_path / "few.svm"
+    path.write_text("1 1:1\n-1 2:1\n1 1:2\n-1 2:2\n")
+
+    status, _, err = run(capsys, "train", path, "--cv", "3")
+
+    assert_one_error_line(status, err, "few.svm", "3 stratified folds")
+
+
+def test_error_sgd_single_class(capsys, tmp_path):
+    path = tmp_path / "one.svm"
+    path.write_text("1 1:1\n1 2:1\n")
+
+    status, _, err = run(capsys, "train", path, "--sgd")
+
+    assert_one_error_line(status, err, "one.svm", "a single class (1)")
