@@ -184,3 +184,16 @@ def test_prox_elastic_net_is_the_proximal_point(rng):
     for j in range(v.shape[0]):
         values = (grid - v[j]) ** 2 / (2 * step) + l1 * np.abs(grid) + 0.5 * l2 * grid**2
         assert abs(out[j] - grid[np.argmin(values)]) < 1e-4
+
+
+@pytest.mark.parametrize("layout", ["rows", "cols", "csr", "csc", "csr64"])
+def test_hessian_matches_numpy(rng, layout):
+    n, d = 150, 6
+    X = sparse_input(rng, n, d, np.float64)
+    D = rng.uniform(0.0, 0.25, n)
+    D[:10] = 0.0
+    problem = Problem(layouts(X)[layout], np.zeros(n), np.ones(n), alpha=1.0, l1=0.0, l2=0.0,
+                      fit_intercept=True, n_blocks=3)
+    augmented = np.column_stack([X, np.ones(n)])
+    expected = augmented.T @ (D[:, None] * augmented)
+    np.testing.assert_allclose(problem.hessian(D), expected, rtol=1e-12, atol=1e-12)

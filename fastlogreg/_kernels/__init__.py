@@ -1,7 +1,7 @@
 """Numba kernels on plain arrays. No validation happens here: callers pass checked arrays."""
 
 from .cd import cd_newton_csc, cd_newton_dense
-from .hessian import hessian_csr
+from .hessian import hessian_csr, hessian_dense_rows
 from .loss_grad import (
     curvature_weights,
     loss_along_direction,
@@ -26,6 +26,7 @@ __all__ = [
     "cd_newton_dense",
     "curvature_weights",
     "hessian_csr",
+    "hessian_dense_rows",
     "log1pexp_array",
     "loss_along_direction",
     "loss_grad_csc",

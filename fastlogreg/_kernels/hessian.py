@@ -42,3 +42,35 @@ def hessian_csr(data, indices, indptr, D, n_features, n_blocks, out):
     for a in range(d + 1):
         for c in range(a):
             out[c, a] = out[a, c]
+
+
+@jit(parallel=True, fastmath={"reassoc", "contract"})
+def hessian_dense_rows(X, D, n_blocks, out):
+    """Write [X 1]' diag(D) [X 1] for a C-ordered dense X into ``out``, shape (d + 1, d + 1).
+
+    Costs n * d^2 / 2 multiply-adds in one read of X. Row blocks run in parallel with private
+    buffers; only the lower triangle is accumulated and then mirrored.
+    """
+    n, d = X.shape
+    buffers = np.zeros((n_blocks, d + 1, d + 1))
+    for k in prange(n_blocks):
+        start, stop = _block_bounds(k, n, n_blocks)
+        H = buffers[k]
+        for i in range(start, stop):
+            Di = D[i]
+            if Di == 0.0:
+                continue
+            row = X[i]
+            for p in range(d):
+                v = Di * row[p]
+                Hp = H[p]
+                for r in range(p + 1):
+                    Hp[r] += v * row[r]
+                H[d, p] += v
+            H[d, d] += Di
+    out[:, :] = 0.0
+    for k in range(n_blocks):
+        out += buffers[k]
+    for a in range(d + 1):
+        for c in range(a):
+            out[c, a] = out[a, c]

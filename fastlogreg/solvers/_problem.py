@@ -95,14 +95,18 @@ class Problem:
     def hessian(self, D):
         """Return the (d + 1, d + 1) matrix [X 1]' diag(D) [X 1] of the data term.
 
-        CSR rows go through a kernel that costs sum_i nnz_i^2. Dense X goes through BLAS in
-        row chunks, so the temporary is at most HESSIAN_CHUNK_ROWS rows of X.
+        C-ordered dense and CSR rows go through kernels that read X once (n * d^2 / 2 and
+        sum_i nnz_i^2 multiply-adds). F-ordered X goes through BLAS in row chunks, so the
+        temporary is at most HESSIAN_CHUNK_ROWS rows of X.
         """
         d = self.n_features
         H = np.empty((d + 1, d + 1))
         if self.layout == "csr":
             X = self.X
             K.hessian_csr(X.data, X.indices, X.indptr, D, d, self.n_blocks, H)
+            return H
+        if self.layout == "rows":
+            K.hessian_dense_rows(self.X, D, self.n_blocks, H)
             return H
         if self.layout == "csc":
             # NOTE: scipy's sparse product makes a temporary copy of X's non-zeros; CSC rows
