@@ -331,6 +331,11 @@ def main(argv=None):
     handlers = {"train": _train, "predict": _predict, "evaluate": _evaluate}
     try:
         return handlers[args.command](args)
+    except BrokenPipeError:
+        # The reader of standard output (for example `head`) closed the pipe: not an error.
+        # Standard output is dropped so that the interpreter's final flush does not fail.
+        sys.stdout = None
+        return 0
     except (CommandError, ValueError, OSError, EOFError, ImportError) as error:
         _print_error(error)
         return 1
