@@ -16,6 +16,8 @@ timing. Column layouts (F-ordered dense, CSC) compute the margins column by colu
 gradient entry per column, in parallel over columns.
 """
 
+import math
+
 import numpy as np
 from numba import prange
 
@@ -25,12 +27,18 @@ from .sigmoid import log1pexp, sigmoid_scalar
 
 @jit(inline="always")
 def _loss_and_residual(z, y, s, alpha):
-    """Return (s * loss, alpha * s * dloss/dz) for one sample with margin z and label y."""
-    if y > 0.5:
-        loss = log1pexp(-z)
-    else:
-        loss = log1pexp(z)
-    return s * loss, alpha * s * (sigmoid_scalar(z) - y)
+    """Return (s * loss, alpha * s * dloss/dz) for one sample with margin z and label y.
+
+    Both come from one exp(-|z|), which never overflows: with t = z for y = 0 and t = -z
+    for y = 1, the loss is log(1 + exp(t)) = max(t, 0) + log1p(exp(-|t|)).
+    """
+    e = math.exp(-math.fabs(z))
+    inv = 1.0 / (1.0 + e)
+    # sigmoid(z): 1 / (1 + e) for z >= 0, e / (1 + e) for z < 0.
+    p = inv if z >= 0.0 else e * inv
+    t = -z if y > 0.5 else z
+    loss = max(t, 0.0) + math.log1p(e)
+    return s * loss, alpha * s * (p - y)
 
 
 @jit(inline="always")
