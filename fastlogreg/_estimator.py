@@ -29,6 +29,7 @@ from .solvers.multinomial import (
     solve_multinomial_lbfgs,
 )
 from .solvers.sgd import SGDState, solve_sgd
+from .solvers.sgd_multinomial import solve_sgd_multinomial
 
 logger = logging.getLogger("fastlogreg")
 
@@ -148,9 +149,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Step size of SGD. ``"auto"``: ``eta0 / sqrt(1 + epochs)``, where ``epochs`` counts
         passes over the data (fractions included) and ``eta0 = 1 / L`` with
         ``L = C * max_i s_i * (||x_i||^2 + 1) / 4 + (1 - l1_ratio) / n`` the largest
-        curvature of one sample's share of the objective; it needs no tuning when the
-        features are scaled. A float: that constant step size. Steps too large for the data
-        make the weights diverge, which raises ``ValueError``.
+        curvature of one sample's share of the objective (with ``/ 2`` in place of ``/ 4``
+        for three or more classes, the bound of the softmax loss). It is stable without
+        tuning when the features are scaled, but conservative: on the 10 classes of digits
+        scaled to [0, 1] at C=1, a constant step of 1.0 gets closer to the optimum in 10
+        epochs than "auto" in 50 (batch_size=16, average=True). A float: that
+        constant step size. Steps too large for the data make the weights diverge, which
+        raises ``ValueError``.
     class_weight : dict, "balanced" or None, default=None
         Weights per class, multiplied into the sample weights.
     random_state : int, RandomState or None, default=None
@@ -265,10 +270,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _resolve_solver(self, n_features, n_classes=2):
         penalized_l1 = self.l1_ratio > 0 and math.isfinite(self.C)
-        if n_classes > 2 and self.solver in ("newton", "sgd"):
+        if n_classes > 2 and self.solver == "newton":
             raise ValueError(
                 f"solver={self.solver!r} fits two classes only, and y has {n_classes}; use "
-                "'auto', 'lbfgs' or 'cd' for the multinomial model."
+                "'auto', 'lbfgs', 'cd' or 'sgd' for the multinomial model."
             )
         if self.solver == "sgd":
             # SGD takes any l1_ratio: the L1 term is a proximal step.
@@ -491,11 +496,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 freq = np.maximum(np.bincount(y, weights=s, minlength=n_classes), 1e-10)
                 b0 = np.log(freq / freq.sum())
                 b0 -= b0.mean()
-        solve = solve_multinomial_cd if solver == "cd" else solve_multinomial_lbfgs
+        solve = {"cd": solve_multinomial_cd, "sgd": solve_sgd_multinomial}.get(
+            solver, solve_multinomial_lbfgs)
+        options = self._sgd_options() if solver == "sgd" else {}
         with _numba_threads(self.n_jobs, _stored_entries(X)) as n_threads, _verbose_logging(self.verbose):
             problem = self._make_multinomial_problem(
                 X, y, s, n_blocks=max(1, min(n_threads, X.shape[0])))
-            result = solve(problem, W0, b0, self.tol, self.max_iter, self.verbose)
+            result = solve(problem, W0, b0, self.tol, self.max_iter, self.verbose, **options)
             history = list(result.loss_history)
             if not history:
                 grad = np.empty((n_classes, X.shape[1] + 1))
@@ -507,7 +514,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 "the fit diverged to non-finite weights; scale the features or use a "
                 "finite C."
             )
-        self._sgd_state = None
+        # partial_fit continues an SGD fit from its iterate and step schedule.
+        self._sgd_state = getattr(result, "state", None)
         self.coef_ = np.ascontiguousarray(result.coef)
         self.intercept_ = np.asarray(result.intercept, dtype=np.float64)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
@@ -541,7 +549,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         - ``classes``, all labels of the whole data set, is required on the first call. Later
           calls may omit it; when given it must equal ``classes_``. Labels of ``y`` outside
-          ``classes_`` raise ``ValueError``, and a chunk may contain a single class.
+          ``classes_`` raise ``ValueError``, and a chunk may lack some classes or contain a
+          single one. Three or more classes fit the multinomial model.
         - A call after ``fit`` continues from the fitted ``coef_`` and ``intercept_`` (and from
           the SGD step schedule and averages when ``fit`` used ``solver="sgd"``). ``fit`` after
           ``partial_fit`` starts over unless ``warm_start=True``.
@@ -585,10 +594,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                     f"classes={classes.tolist()} differs from classes_={self.classes_.tolist()}"
                     " of the earlier calls; pass the same labels on every call."
                 )
-            if classes.shape[0] != 2:
+            if classes.shape[0] < 2:
                 raise ValueError(
-                    f"classes contains {classes.shape[0]} labels; this version of fastlogreg "
-                    "fits exactly two classes."
+                    f"classes={classes.tolist()} has fewer than two labels; pass every label "
+                    "of the whole data set, at least two."
                 )
 
         X, y = validate_data(
@@ -606,8 +615,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             )
         if first_call:
             self.classes_ = classes
-        y01 = np.searchsorted(self.classes_, y).astype(np.float64)
-        s = self._sample_weights(X, y01.astype(np.intp), sample_weight)
+        y_encoded = np.searchsorted(self.classes_, y)
+        s = self._sample_weights(X, y_encoded, sample_weight)
+        if self.classes_.shape[0] > 2:
+            return self._partial_fit_multinomial(X, y_encoded.astype(np.int64), s,
+                                                 n_samples_total)
+        y01 = y_encoded.astype(np.float64)
 
         state = getattr(self, "_sgd_state", None)
         if state is None:
@@ -631,6 +644,46 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         self.coef_ = result.coef.reshape(1, -1)
         self.intercept_ = np.array([result.intercept if self.fit_intercept else 0.0])
+        self.n_iter_ = np.array([1], dtype=np.int32)
+        previous = getattr(self, "loss_history_", np.empty(0))
+        self.loss_history_ = np.concatenate([previous, result.loss_history])
+        self.solver_ = "sgd"
+        self._sgd_state = result.state
+        return self
+
+    def _partial_fit_multinomial(self, X, y, s, n_samples_total):
+        """Run partial_fit's SGD epoch for three or more classes, with y as class indices."""
+        n_classes = self.classes_.shape[0]
+        state = getattr(self, "_sgd_state", None)
+        if state is None:
+            if hasattr(self, "coef_"):
+                W0 = self.coef_.astype(np.float64)
+                b0 = self.intercept_.astype(np.float64)
+            else:
+                W0 = np.zeros((n_classes, X.shape[1]))
+                b0 = np.zeros(n_classes)
+                if self.fit_intercept:
+                    # Log class frequencies of this chunk with one pseudo-sample of mean
+                    # weight per class, so that a class missing from the first chunk starts
+                    # at a finite intercept.
+                    freq = np.bincount(y, weights=s, minlength=n_classes) + s.mean()
+                    b0 = np.log(freq / freq.sum())
+                    b0 -= b0.mean()
+            state = SGDState(coef=W0, intercept=b0)
+        options = self._sgd_options()
+        options.update(
+            n_iter_no_change=1, validation_fraction=None, state=state,
+            random_state=_call_random_state(self.random_state, state.n_epochs),
+            n_samples_total=n_samples_total, check_convergence=False,
+        )
+        with _numba_threads(self.n_jobs, _stored_entries(X)) as n_threads, _verbose_logging(self.verbose):
+            problem = self._make_multinomial_problem(
+                X, y, s, n_blocks=max(1, min(n_threads, X.shape[0])))
+            result = solve_sgd_multinomial(problem, state.coef, state.intercept, 0.0, 1,
+                                           self.verbose, **options)
+
+        self.coef_ = np.ascontiguousarray(result.coef)
+        self.intercept_ = np.asarray(result.intercept, dtype=np.float64)
         self.n_iter_ = np.array([1], dtype=np.int32)
         previous = getattr(self, "loss_history_", np.empty(0))
         self.loss_history_ = np.concatenate([previous, result.loss_history])
