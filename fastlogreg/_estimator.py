@@ -40,8 +40,11 @@ SOLVER_NAMES = ("auto", "newton", "lbfgs", "cd", "sgd")
 # over X below this size. Above it, L-BFGS.
 NEWTON_MAX_FEATURES = 500
 
-# Fewest stored entries of X per thread before fit uses another thread.
-MIN_WORK_PER_THREAD = 200_000
+# Fewest stored entries of X per thread before fit uses another thread. A pass over a million
+# entries takes about a millisecond on one core; waking threads for it costs tens of
+# microseconds on an idle machine and up to milliseconds on a busy one. Measured on a9a
+# (451,592 entries) on a busy 2-core machine: one thread 0.08 s per fit, two threads 0.47 s.
+MIN_WORK_PER_THREAD = 1_000_000
 
 CONVERGENCE_ADVICE = (
     "Increase max_iter, loosen tol, or scale the features (for example with "
@@ -759,7 +762,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
 def _log_odds(y01, s):
     """Return the intercept of the intercept-only model, clipped away from +-inf."""
-    positive = float(s @ y01)
+    positive = float(np.sum(s * y01))
     total = float(s.sum())
     p = min(max(positive / total, 1e-10), 1.0 - 1e-10)
     return math.log(p / (1.0 - p))
