@@ -10,9 +10,14 @@ from .. import _kernels as K
 
 logger = logging.getLogger("fastlogreg")
 
-# Rows per chunk when the Newton solver forms X' D X with BLAS: bounds the temporary to
-# HESSIAN_CHUNK_ROWS * n_features floats whatever n is.
-HESSIAN_CHUNK_ROWS = 4096
+# Entries of X per chunk when a solver converts rows of X to float64 for BLAS (F-ordered
+# Hessians, float32 products): bounds each temporary to 1 MiB whatever the size of X.
+CHUNK_ENTRIES = 131_072
+
+
+def chunk_rows(n_features):
+    """Return the rows per chunk so that a chunk holds at most CHUNK_ENTRIES entries."""
+    return max(16, CHUNK_ENTRIES // max(1, n_features))
 
 
 def data_layout(X):
@@ -89,15 +94,31 @@ class Problem:
         return out
 
     def matvec(self, v):
-        """Return X @ v as float64."""
-        return np.asarray(self.X @ v, dtype=np.float64)
+        """Return X @ v as float64, without converting all of a float32 X to float64.
+
+        A product of float32 X with a float64 vector would upcast the whole of X, so float32
+        data goes through in row chunks of at most CHUNK_ENTRIES entries.
+        """
+        if self.X.dtype == np.float64:
+            return np.asarray(self.X @ v, dtype=np.float64).ravel()
+        out = np.empty(self.n_samples)
+        rows = chunk_rows(self.n_features)
+        for start in range(0, self.n_samples, rows):
+            stop = min(self.n_samples, start + rows)
+            chunk = self.X[start:stop]
+            if sp.issparse(chunk):
+                chunk = chunk.astype(np.float64)
+            else:
+                chunk = np.asarray(chunk, dtype=np.float64)
+            out[start:stop] = np.asarray(chunk @ v).ravel()
+        return out
 
     def hessian(self, D):
         """Return the (d + 1, d + 1) matrix [X 1]' diag(D) [X 1] of the data term.
 
         C-ordered dense and CSR rows go through kernels that read X once (n * d^2 / 2 and
         sum_i nnz_i^2 multiply-adds). F-ordered X goes through BLAS in row chunks, so the
-        temporary is at most HESSIAN_CHUNK_ROWS rows of X.
+        temporaries are at most CHUNK_ENTRIES entries.
         """
         d = self.n_features
         H = np.empty((d + 1, d + 1))
@@ -117,8 +138,9 @@ class Problem:
         else:
             H[:d, :d] = 0.0
             H[d, :d] = 0.0
-            for start in range(0, self.n_samples, HESSIAN_CHUNK_ROWS):
-                stop = min(self.n_samples, start + HESSIAN_CHUNK_ROWS)
+            rows = chunk_rows(d)
+            for start in range(0, self.n_samples, rows):
+                stop = min(self.n_samples, start + rows)
                 chunk = np.asarray(self.X[start:stop], dtype=np.float64)
                 weighted = chunk * D[start:stop, None]
                 H[:d, :d] += chunk.T @ weighted

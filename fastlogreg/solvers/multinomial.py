@@ -22,10 +22,10 @@ import scipy.sparse as sp
 from .. import _kernels as K
 from ._problem import (
     ARMIJO,
-    HESSIAN_CHUNK_ROWS,
     MAX_HALVINGS,
     NOISE,
     SolverResult,
+    chunk_rows,
     data_layout,
     log_iteration,
 )
@@ -73,8 +73,9 @@ class MultinomialProblem:
         if self.layout == "csc":
             Z[:] = np.asarray(X @ W.T) + b
         else:
-            for start in range(0, self.n_samples, HESSIAN_CHUNK_ROWS):
-                chunk = np.asarray(X[start:start + HESSIAN_CHUNK_ROWS], dtype=np.float64)
+            rows = chunk_rows(d)
+            for start in range(0, self.n_samples, rows):
+                chunk = np.asarray(X[start:start + rows], dtype=np.float64)
                 Z[start:start + chunk.shape[0]] = chunk @ W.T + b
         R = np.empty_like(Z)
         loss = K.softmax_residuals(Z, self.y, self.s, self.alpha, self.n_blocks, R)
