@@ -47,7 +47,7 @@ def objective(X, y, coef, C):
     return C * losses.sum() + 0.5 * float(coef @ coef)
 
 
-def time_fit(make_model, fit):
+def measure_fit(make_model, fit):
     model = make_model()
     start = time.perf_counter()
     fit(model)
@@ -62,8 +62,8 @@ def run_in_memory(X, y, args):
                 return fastlogreg.LogisticRegression(C=args.C, fit_intercept=False,
                                                      solver=solver, tol=args.tol,
                                                      max_iter=args.max_iter, n_jobs=n_jobs)
-            time_fit(make, lambda model: model.fit(X[:1000], y[:1000]))  # compile
-            model, seconds = time_fit(make, lambda model: model.fit(X, y))
+            measure_fit(make, lambda model: model.fit(X[:1000], y[:1000]))  # compile
+            model, seconds = measure_fit(make, lambda model: model.fit(X, y))
             rows.append({"library": f"fastlogreg n_jobs={n_jobs}", "solver": solver,
                          "workers": "-",
                                   "seconds": seconds, "iterations": int(model.n_iter_[0]),
@@ -91,8 +91,8 @@ def run_distributed(args, n_workers):
             def make(solver=solver):
                 return fdask.LogisticRegression(C=args.C, fit_intercept=False, solver=solver,
                                                 tol=args.tol, max_iter=args.max_iter)
-            time_fit(make, lambda model: model.fit(X_dask, y_dask))  # warm the workers
-            model, seconds = time_fit(make, lambda model: model.fit(X_dask, y_dask))
+            measure_fit(make, lambda model: model.fit(X_dask, y_dask))  # warm the workers
+            model, seconds = measure_fit(make, lambda model: model.fit(X_dask, y_dask))
             rows.append({"library": "fastlogreg.dask", "solver": solver,
                          "workers": n_workers, "seconds": seconds,
                          "iterations": int(model.n_iter_[0]), "coef": model.coef_.ravel(),
@@ -108,8 +108,8 @@ def run_distributed(args, n_workers):
         def make_dask_ml():
             return DaskMLLogisticRegression(C=args.C, fit_intercept=False, solver="lbfgs",
                                             penalty="l2", tol=args.tol, max_iter=args.max_iter)
-        time_fit(make_dask_ml, lambda model: model.fit(X_dask, y_dask))
-        model, seconds = time_fit(make_dask_ml, lambda model: model.fit(X_dask, y_dask))
+        measure_fit(make_dask_ml, lambda model: model.fit(X_dask, y_dask))
+        model, seconds = measure_fit(make_dask_ml, lambda model: model.fit(X_dask, y_dask))
         rows.append({"library": "dask-ml", "solver": "lbfgs", "workers": n_workers,
                      "seconds": seconds, "iterations": None,
                      "coef": np.asarray(model.coef_).ravel(), "bytes": None})
