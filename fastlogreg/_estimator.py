@@ -128,7 +128,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``"lbfgs"``: L-BFGS. Both need ``l1_ratio=0`` or ``C=inf``. ``"cd"``: proximal Newton
         with coordinate descent, for any ``l1_ratio``; it gives exact zeros.
         ``"auto"`` takes ``"cd"`` when the L1 term is present, else ``"newton"`` up to 500
-        features and ``"lbfgs"`` above. ``"sgd"``: mini-batch stochastic gradient descent
+        features and ``"lbfgs"`` above or for CSC input (whose Hessian needs a copy of X) or
+        three or more classes. ``"sgd"``: mini-batch stochastic gradient descent
         with proximal L1 steps (exact zeros), for any ``l1_ratio``. It minimises the same
         objective only approximately, and an epoch costs about one pass over X, so it suits
         very large n. See ``batch_size``, ``learning_rate`` and ``average``.
@@ -150,15 +151,17 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         starting parallel work costs more than it saves.
     learning_rate : "auto" or float, default="auto"
         Step size of SGD. ``"auto"``: ``eta0 / sqrt(1 + epochs)``, where ``epochs`` counts
-        passes over the data (fractions included) and ``eta0 = 1 / L`` with
-        ``L = C * max_i s_i * (||x_i||^2 + 1) / 4 + (1 - l1_ratio) / n`` the largest
-        curvature of one sample's share of the objective (with ``/ 2`` in place of ``/ 4``
-        for three or more classes, the bound of the softmax loss). It is stable without
-        tuning when the features are scaled, but conservative: on the 10 classes of digits
-        scaled to [0, 1] at C=1, a constant step of 1.0 gets closer to the optimum in 10
-        epochs than "auto" in 50 (batch_size=16, average=True). A float: that
-        constant step size. Steps too large for the data make the weights diverge, which
-        raises ``ValueError``.
+        passes over the data (fractions included) and ``eta0 = 3 / L`` with
+        ``L = C * mean_i s_i * (||x_i||^2 + 1) / 4 + (1 - l1_ratio) / n`` the mean curvature
+        bound of one sample's share of the objective (with ``/ 2`` in place of ``/ 4`` for
+        three or more classes, the bound of the softmax loss). It needs no tuning on
+        standardised features: on a9a and on standardised Gaussian data, 10 epochs reach an
+        objective within 1% of the optimum at C=1. If the first epoch of a fresh fit ends at
+        a higher objective than it started from, or at NaN, it is rerun with half the step,
+        up to 10 times. ``partial_fit`` takes ``eta0`` from the first chunk (the smallest
+        over the chunks seen so far), so its steps equal those of ``fit`` only when the
+        chunks have the same mean of ``s_i * ||x_i||^2``. A float: that constant step size.
+        Steps too large for the data make the weights diverge, which raises ``ValueError``.
     class_weight : dict, "balanced" or None, default=None
         Weights per class, multiplied into the sample weights.
     random_state : int, RandomState or None, default=None
@@ -188,6 +191,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         their log loss; the weights with the lowest validation loss are returned, and the
         objective in ``loss_history_`` is then the one on the training rows. None trains on
         all rows and stops on the training objective.
+    shuffle : bool, default=True
+        SGD only: visit the rows in a new random order (drawn with ``random_state``) in each
+        epoch and each ``partial_fit`` call. False visits them in the order of X, so that
+        ``partial_fit`` over consecutive chunks, each a multiple of ``batch_size`` rows,
+        with ``n_samples_total`` set, takes the same steps as one epoch of ``fit``.
 
     Attributes
     ----------
@@ -210,7 +218,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def __init__(self, C=1.0, l1_ratio=0.0, fit_intercept=True, solver="auto", tol=1e-4,
                  max_iter=100, batch_size=256, learning_rate="auto", class_weight=None,
                  random_state=None, n_jobs=None, warm_start=False, verbose=0, average=False,
-                 n_iter_no_change=5, validation_fraction=None):
+                 n_iter_no_change=5, validation_fraction=None, shuffle=True):
         self.C = C
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
@@ -227,6 +235,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.average = average
         self.n_iter_no_change = n_iter_no_change
         self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -271,7 +280,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"got class_weight={self.class_weight!r}."
             )
 
-    def _resolve_solver(self, n_features, n_classes=2):
+    def _resolve_solver(self, n_features, n_classes=2, sparse_format=None):
         penalized_l1 = self.l1_ratio > 0 and math.isfinite(self.C)
         if n_classes > 2 and self.solver == "newton":
             raise ValueError(
@@ -292,6 +301,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if penalized_l1:
             return "cd"
         if n_classes > 2:
+            return "lbfgs"
+        if sparse_format == "csc":
+            # Newton's Hessian of CSC data needs a temporary copy of X; L-BFGS needs none.
             return "lbfgs"
         return "newton" if n_features <= NEWTON_MAX_FEATURES else "lbfgs"
 
@@ -333,6 +345,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             "n_iter_no_change": int(self.n_iter_no_change),
             "validation_fraction": self.validation_fraction,
             "random_state": self.random_state,
+            "shuffle": bool(self.shuffle),
         }
 
     def _validate_X(self, X, reset):
@@ -421,7 +434,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 self.coef_.shape == (coef_rows, X.shape[1])
         self.classes_ = classes
         s = self._sample_weights(X, y_encoded, sample_weight)
-        solver = self._resolve_solver(X.shape[1], n_classes)
+        solver = self._resolve_solver(X.shape[1], n_classes,
+                                      X.format if sp.issparse(X) else None)
         if n_classes > 2:
             return self._fit_multinomial(X, y_encoded.astype(np.int64), s, solver, warm)
 

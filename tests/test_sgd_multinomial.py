@@ -1,6 +1,7 @@
 """Mini-batch SGD for three or more classes: objective gap to the exact multinomial solvers,
 exact zeros, reproducibility, data layouts, partial_fit and errors."""
 
+import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -8,10 +9,12 @@ from scipy.special import log_softmax, softmax
 from sklearn.datasets import load_digits, load_iris
 
 from fastlogreg import LogisticRegression
+from fastlogreg._estimator import MIN_WORK_PER_THREAD
 from fastlogreg._kernels.sgd_multinomial import (
     sgd_multinomial_epoch_csr,
     sgd_multinomial_epoch_dense,
 )
+from fastlogreg.solvers.sgd import MIN_ENTRIES_PER_BLOCK, _block_count
 
 # Runs that stop at max_iter on purpose: the test checks the objective reached instead.
 stops_at_max_iter = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -116,9 +119,8 @@ def test_epoch_matches_numpy_reference(layout, n_blocks):
 
 
 # Each row: dataset, C, l1_ratio, learning_rate, batch_size, epochs, bound on the relative
-# objective gap. Measured gaps (seed 0): 6.8e-3, 2.6e-3 and 1.0e-3. The "auto" step is the
-# inverse of the worst-case curvature of one sample, which is slow on these data at C=1, so
-# those rows use a constant step.
+# objective gap. Digits and iris at C=1 are nearly separable, so the optimum has large weights
+# that the "auto" step reaches slowly: those rows use a constant step.
 GAP_CASES = [
     ("digits", 1.0, 0.0, 1.0, 16, 50, 2e-2),
     ("iris", 1.0, 0.0, 1.0, 8, 50, 1e-2),
@@ -138,6 +140,19 @@ def test_objective_gap_to_lbfgs(request, name, C, l1_ratio, learning_rate, batch
     assert model.n_iter_[0] == epochs
     assert len(model.loss_history_) == epochs
     assert relative_gap(model.loss_history_[-1], reference) < bound
+
+
+@stops_at_max_iter
+@pytest.mark.parametrize("l1_ratio", [0.0, 1.0])
+def test_auto_step_standardised_ten_epochs(l1_ratio):
+    # Default batch_size, average and learning_rate on standardised features.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 20))
+    y = np.argmax(X[:, :4] @ rng.standard_normal((4, 4)) + rng.gumbel(size=(3000, 4)), axis=1)
+    reference = exact_fit(X, y, l1_ratio=l1_ratio)
+    model = sgd(l1_ratio=l1_ratio, max_iter=10).fit(X, y)
+    assert model.n_iter_[0] == 10
+    assert relative_gap(model.loss_history_[-1], reference) <= 1e-2
 
 
 @stops_at_max_iter
@@ -219,16 +234,25 @@ def test_same_seed_is_bit_identical(digits):
 
 @stops_at_max_iter
 def test_parallel_batches_close_to_serial():
-    # 1024 rows x 200 features per batch is split into two blocks, one per thread.
+    # Sized from the thresholds so that fit uses two threads and each batch is split into
+    # two blocks of at least MIN_ENTRIES_PER_BLOCK entries, one per thread.
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba has one thread, so batches cannot be split")
+    d = 200
+    batch_size = -(-2 * MIN_ENTRIES_PER_BLOCK // d)
+    n = max(2 * batch_size, -(-2 * MIN_WORK_PER_THREAD // d))
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((2048, 200))
-    y = np.argmax(X[:, :3] + rng.standard_normal((2048, 3)), axis=1)
-    params = dict(max_iter=2, batch_size=1024)
+    X = rng.standard_normal((n, d))
+    y = np.argmax(X[:, :3] + rng.standard_normal((n, 3)), axis=1)
+    assert _block_count(X, batch_size, 2) == 2
+    params = dict(max_iter=1, batch_size=batch_size)
     serial = sgd(n_jobs=1, **params).fit(X, y)
     parallel = sgd(n_jobs=2, **params).fit(X, y)
     parallel_again = sgd(n_jobs=2, **params).fit(X, y)
     np.testing.assert_array_equal(parallel.coef_, parallel_again.coef_)
     np.testing.assert_allclose(parallel.coef_, serial.coef_, rtol=1e-8, atol=1e-12)
+    # A bit-identical result would mean that the batches were never split.
+    assert not np.array_equal(parallel.coef_, serial.coef_)
 
 
 def test_validation_fraction_stops_early(digits):

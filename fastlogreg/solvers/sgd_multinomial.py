@@ -27,6 +27,7 @@ from .._kernels.sgd_multinomial import (
 )
 from ._problem import log_iteration
 from .sgd import (
+    AUTO_MAX_HALVINGS,
     AUTO_POWER,
     DIVERGENCE_ADVICE,
     MIN_WEIGHT_SCALE,
@@ -36,26 +37,12 @@ from .sgd import (
     _initial_step,
     _row_layout,
     _split_rows,
-    max_lipschitz,
 )
 
 # The Hessian of the softmax loss in the K margins of one row, diag(p) - p p', has
 # eigenvalues at most 1/2 (Boehning's bound), against 1/4 for the logistic loss in its margin.
 # The "auto" step of the binary solver is therefore halved.
 SOFTMAX_CURVATURE_FACTOR = 2.0
-
-
-def _initial_step_multinomial(problem, X, s, learning_rate, l2_per_sample):
-    """Return eta0: the constant ``learning_rate``, or the inverse curvature bound for "auto"."""
-    if learning_rate != "auto":
-        # The binary helper checks the constant step against the L2 weight.
-        return _initial_step(problem, X, s, learning_rate, l2_per_sample)
-    data_curvature = SOFTMAX_CURVATURE_FACTOR * max_lipschitz(X, s, problem.alpha,
-                                                              problem.fit_intercept)
-    if not data_curvature > 0.0:
-        # All rows are zero and there is no intercept: any step below 1 / l2 is stable.
-        return 0.5 / l2_per_sample if l2_per_sample > 0.0 else 1.0
-    return 1.0 / (data_curvature + l2_per_sample)
 
 
 def _centred(b, fit_intercept):
@@ -65,7 +52,7 @@ def _centred(b, fit_intercept):
 def solve_sgd_multinomial(problem, W0, b0, tol, max_iter, verbose=0, *, batch_size=256,
                           learning_rate="auto", average=False, n_iter_no_change=5,
                           validation_fraction=None, random_state=None, state=None,
-                          n_samples_total=None, check_convergence=True):
+                          n_samples_total=None, check_convergence=True, shuffle=True):
     """Minimise a ``MultinomialProblem`` from (W0, b0) with at most ``max_iter`` SGD epochs.
 
     Takes the arguments of ``solve_sgd``. ``state`` is an ``SGDState`` whose ``coef`` is a
@@ -99,7 +86,8 @@ def solve_sgd_multinomial(problem, W0, b0, tol, max_iter, verbose=0, *, batch_si
     if state.coef_avg is None:
         state.coef_avg = state.coef.copy()
         state.intercept_avg = state.intercept.copy()
-    eta0 = min(state.eta0, _initial_step_multinomial(problem, X, s_train, learning_rate, l2))
+    eta0 = min(state.eta0, _initial_step(problem, X, s_train, learning_rate, l2, n_train,
+                                         SOFTMAX_CURVATURE_FACTOR))
     state.eta0 = eta0
     if learning_rate == "auto":
         decay, power = batch_size / n_shared, AUTO_POWER
@@ -121,6 +109,11 @@ def solve_sgd_multinomial(problem, W0, b0, tol, max_iter, verbose=0, *, batch_si
     grad = np.empty((n_classes, d + 1))
     Z = np.empty((n, n_classes))
     zeros = np.zeros(n)
+    # The first epoch of a fresh "auto" run is checked, as in the binary solver.
+    guarded = learning_rate == "auto" and state.n_steps == 0
+    if guarded:
+        start_value, _ = _objectives(problem, W, b, s_train, s_valid, grad, Z, zeros)
+        start_W, start_b = W.copy(), b.copy()
     history = []
     best_score = math.inf
     best = None
@@ -128,15 +121,27 @@ def solve_sgd_multinomial(problem, W0, b0, tol, max_iter, verbose=0, *, batch_si
     converged = not check_convergence
     n_iter = 0
     for epoch in range(1, max_iter + 1):
-        order = rng.permutation(train_rows).astype(np.int64)
+        order = rng.permutation(train_rows) if shuffle else train_rows
+        order = order.astype(np.int64)
         # Averaging starts with the second epoch, as in the binary solver.
         averaging = bool(average) and state.n_epochs >= 1
-        n_steps, avg_count = epoch_kernel(
-            *data_args, problem.y, problem.s, order, W, b, bool(problem.fit_intercept),
-            float(problem.alpha), float(l1), float(l2), float(eta0), float(decay),
-            float(power), int(state.n_steps), int(batch_size), n_blocks, *layout_args,
-            averaging, state.coef_avg, state.intercept_avg, int(state.avg_count),
-        )
+        for halving in range(AUTO_MAX_HALVINGS + 1):
+            n_steps, avg_count = epoch_kernel(
+                *data_args, problem.y, problem.s, order, W, b, bool(problem.fit_intercept),
+                float(problem.alpha), float(l1), float(l2), float(eta0), float(decay),
+                float(power), int(state.n_steps), int(batch_size), n_blocks, *layout_args,
+                averaging, state.coef_avg, state.intercept_avg, int(state.avg_count),
+            )
+            if not (guarded and epoch == 1 and halving < AUTO_MAX_HALVINGS):
+                break
+            value, _ = _objectives(problem, W, b, s_train, s_valid, grad, Z, zeros)
+            if value <= start_value:
+                break
+            # The objective rose (or became NaN): restart the epoch with half the step.
+            W[:] = start_W
+            b[:] = start_b
+            eta0 *= 0.5
+            state.eta0 = eta0
         state.n_steps, state.avg_count = n_steps, avg_count
         state.n_epochs += 1
         n_iter = epoch
