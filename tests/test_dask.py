@@ -1,6 +1,7 @@
 """fastlogreg.dask on a local two-process cluster that listens on loopback only."""
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ import dask.array as da  # noqa: E402
 import dask.dataframe as dd  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 from sklearn.base import clone  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
 import fastlogreg  # noqa: E402
 import fastlogreg.dask as fdask  # noqa: E402
@@ -259,8 +261,9 @@ def test_invalid_input_raises(client):
         LogisticRegression().fit(X_dask, da.from_array(np.arange(300) % 3, chunks=100))
     with pytest.raises(ValueError, match="one class"):
         LogisticRegression().fit(X_dask, da.from_array(np.zeros(300), chunks=100))
-    with pytest.raises(ValueError, match="sgd"):
-        LogisticRegression(solver="sgd").fit(X_dask, da.from_array(y, chunks=100))
+    with pytest.raises(ValueError, match="validation_fraction"):
+        LogisticRegression(solver="sgd", validation_fraction=0.2).fit(
+            X_dask, da.from_array(y, chunks=100))
     with pytest.raises(TypeError, match="dask.array"):
         LogisticRegression().fit(X, y)
     with pytest.raises(ValueError, match="negative"):
@@ -274,3 +277,160 @@ def test_invalid_input_raises(client):
     model = LogisticRegression().fit(X_dask, da.from_array(y, chunks=100))
     with pytest.raises(ValueError, match="5 features"):
         model.predict(X_dask[:, :5])
+
+
+# ---------------------------------------------------------------------- SGD over partitions
+
+SGD_GAP = 0.02
+stops_at_max_iter = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def sgd_client(client):
+    """Return the cluster's client after compiling the SGD kernels in this process.
+
+    The workers then load them from Numba's disk cache instead of compiling them again.
+    """
+    X, y, _ = _data(n=50)
+    for matrix in (X, sp.csr_matrix(X)):
+        fastlogreg.LogisticRegression(random_state=0).partial_fit(matrix, y, classes=[0, 1])
+    return client
+
+
+def _standardised_data(seed=10, n=2000, d=10):
+    rng = np.random.default_rng(seed)
+    X, y = make_problem(rng, n=n, d=d)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    weights = rng.uniform(0.5, 2.0, n)
+    return X, y, weights
+
+
+def _relative_gap(model, X, y, weights, **params):
+    """Return the relative gap of model's objective to the exact optimum found in memory."""
+    exact = fastlogreg.LogisticRegression(solver="newton", tol=1e-10, **params).fit(
+        X, y, sample_weight=weights)
+    optimum = exact.loss_history_[-1]
+    return (_objective(model, X, y, weights) - optimum) / optimum
+
+
+@stops_at_max_iter
+@pytest.mark.parametrize("layout, average", [("dense", False), ("dense", True), ("csr", False)])
+def test_sgd_near_exact_optimum(sgd_client, layout, average):
+    X, y, weights = _standardised_data()
+    matrix = sp.csr_matrix(X * (np.abs(X) > 0.5)) if layout == "csr" else X
+    X_dask = da.from_array(matrix, chunks=(500, 10), asarray=False)
+
+    # The running mean lags the iterates, so averaging takes more epochs to the same gap.
+    model = LogisticRegression(solver="sgd", C=C, batch_size=32, max_iter=20 if average else 10,
+                               tol=1e-4, average=average, random_state=0).fit(
+        X_dask, da.from_array(y, chunks=500), sample_weight=da.from_array(weights, chunks=500))
+
+    assert model.solver_ == "sgd"
+    assert model.loss_history_.shape == (model.n_iter_[0],)
+    # loss_history_ records the exact objective of the returned weights.
+    assert model.loss_history_[-1] == pytest.approx(_objective(model, matrix, y, weights),
+                                                    rel=1e-9)
+    gap = _relative_gap(model, matrix, y, weights, C=C)
+    assert 0.0 <= gap < SGD_GAP
+    assert model.n_data_passes_ == model.n_iter_[0]
+    assert model.bytes_moved_ > 0
+
+
+def test_sgd_same_random_state_same_model(sgd_client):
+    X, y, _ = _standardised_data(seed=11, n=1200)
+    X_dask = da.from_array(X, chunks=(400, 10))
+    y_dask = da.from_array(y, chunks=400)
+
+    def fit(random_state):
+        return LogisticRegression(solver="sgd", C=C, batch_size=32, max_iter=4,
+                                  random_state=random_state).fit(X_dask, y_dask)
+
+    with pytest.warns(ConvergenceWarning):
+        first, second, other = fit(0), fit(0), fit(1)
+    np.testing.assert_array_equal(first.coef_, second.coef_)
+    np.testing.assert_array_equal(first.intercept_, second.intercept_)
+    np.testing.assert_array_equal(first.loss_history_, second.loss_history_)
+    assert not np.array_equal(first.coef_, other.coef_)
+
+
+@stops_at_max_iter
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+def test_sgd_l1_gives_exact_zeros(sgd_client, layout):
+    X, y, _ = _standardised_data(seed=12, n=2000, d=20)
+    X[:, 10:] *= 0.05  # weak features, which the L1 term should remove
+    matrix = sp.csr_matrix(X * (np.abs(X) > 0.5)) if layout == "csr" else X
+    params = {"C": 0.01, "l1_ratio": 1.0}
+
+    model = LogisticRegression(solver="sgd", batch_size=32, max_iter=10, tol=0.0,
+                               random_state=0, **params).fit(
+        da.from_array(matrix, chunks=(500, 20), asarray=False), da.from_array(y, chunks=500))
+    exact = fastlogreg.LogisticRegression(solver="cd", tol=1e-10, **params).fit(matrix, y)
+
+    assert np.count_nonzero(exact.coef_ == 0.0) > 0
+    assert np.count_nonzero(model.coef_ == 0.0) > 0
+    optimum = exact.loss_history_[-1]
+    assert (model.loss_history_[-1] - optimum) / optimum < SGD_GAP
+
+
+def test_sgd_stops_on_tol(sgd_client):
+    X, y, _ = _standardised_data(seed=13, n=1000)
+    X_dask = da.from_array(X, chunks=(500, 10))
+    y_dask = da.from_array(y, chunks=500)
+
+    stopped = LogisticRegression(solver="sgd", C=C, batch_size=32, tol=1e-2,
+                                 n_iter_no_change=2, max_iter=50, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        stopped.fit(X_dask, y_dask)
+    assert stopped.n_iter_[0] < 50
+
+
+def test_sgd_warns_at_max_iter(sgd_client):
+    X, y, _ = _standardised_data(seed=13, n=1000)
+    X_dask = da.from_array(X, chunks=(500, 10))
+    y_dask = da.from_array(y, chunks=500)
+
+    limited = LogisticRegression(solver="sgd", C=C, batch_size=32, tol=0.0, max_iter=2,
+                                 random_state=0)
+    with pytest.warns(ConvergenceWarning, match="'sgd' did not converge"):
+        limited.fit(X_dask, y_dask)
+    assert limited.n_iter_[0] == 2
+    assert limited.loss_history_.shape == (2,)
+
+
+@stops_at_max_iter
+def test_sgd_skips_empty_and_zero_weight_blocks(sgd_client):
+    X, y, weights = _standardised_data(seed=14, n=1500)
+    row_chunks = (0, 500, 500, 0, 500)
+    weights[500:1000] = 0.0  # the second block of rows has no weight
+    model = LogisticRegression(solver="sgd", C=C, batch_size=32, max_iter=10,
+                               random_state=0).fit(
+        da.from_array(X, chunks=(row_chunks, 10)), da.from_array(y, chunks=(row_chunks,)),
+        sample_weight=da.from_array(weights, chunks=(row_chunks,)))
+
+    assert np.all(np.isfinite(model.coef_))
+    assert _relative_gap(model, X, y, weights, C=C) < SGD_GAP
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"validation_fraction": 0.2}, "validation_fraction"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"learning_rate": -0.1}, "learning_rate"),
+    ({"n_iter_no_change": 0}, "n_iter_no_change"),
+])
+def test_sgd_invalid_params_raise(sgd_client, params, message):
+    X, y, _ = _standardised_data(seed=15, n=200)
+    with pytest.raises(ValueError, match=message):
+        LogisticRegression(solver="sgd", **params).fit(
+            da.from_array(X, chunks=(100, 10)), da.from_array(y, chunks=100))
+
+
+def test_sgd_divergence_raises(sgd_client):
+    X, y, _ = _standardised_data(seed=16, n=400)
+    # The logistic gradient is bounded by |x|, so only a step times |x| past the float64
+    # range makes the weights infinite.
+    X = X * 1e100
+    model = LogisticRegression(solver="sgd", learning_rate=1e300, C=np.inf, max_iter=3,
+                               random_state=0)
+    with pytest.raises(ValueError, match="diverged.*Scale the features"):
+        model.fit(da.from_array(X, chunks=(200, 10)), da.from_array(y, chunks=200))
