@@ -138,3 +138,13 @@ def test_sparse_and_dense_cd_agree(rng):
     for matrix in (sp.csr_matrix(X), sp.csc_matrix(X)):
         sparse = LogisticRegression(l1_ratio=0.7, C=0.3, tol=1e-10).fit(matrix, y)
         np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-7, atol=1e-10)
+
+
+def test_newton_stops_at_rounding_floor(rng):
+    X, y = make_problem(rng, n=2000, d=8)
+    with pytest.warns(ConvergenceWarning, match="rounding floor"):
+        clf = LogisticRegression(solver="newton", tol=1e-18, max_iter=500).fit(X, y)
+    # Quadratic convergence reaches the floor in a few iterations; it must not run to max_iter.
+    assert clf.n_iter_[0] < 30
+    reference = LogisticRegression(solver="newton", tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(clf.coef_, reference.coef_, rtol=1e-8)

@@ -11,6 +11,10 @@ import scipy.linalg
 
 from ._problem import SolverResult, backtrack, log_iteration
 
+# Newton's method converges quadratically, so once its gradient fails to halve for this many
+# iterations in a row it has reached the rounding floor of float64 sums over X.
+STALL_ITERATIONS = 5
+
 
 def _newton_direction(H, g):
     try:
@@ -34,10 +38,18 @@ def solve_newton(problem, w0, b0, tol, max_iter, verbose=0):
     fit_b = problem.fit_intercept
 
     value = problem.objective_grad(w, b, grad, z)
+    previous_violation = np.inf
+    stalled = 0
     for iteration in range(1, max_iter + 1):
         violation = np.max(np.abs(grad))
         if violation <= threshold:
             return SolverResult(w, b, iteration - 1, history, True)
+        stalled = stalled + 1 if violation > 0.5 * previous_violation else 0
+        previous_violation = violation
+        if stalled >= STALL_ITERATIONS:
+            message = (f"the gradient stopped decreasing at {violation:.3g}, the rounding floor "
+                       "of float64 sums over X; a larger tol reaches the same weights")
+            return SolverResult(w, b, iteration - 1, history, False, message)
 
         H = problem.hessian(problem.curvature(z))
         H[np.arange(d), np.arange(d)] += problem.l2
