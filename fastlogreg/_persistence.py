@@ -206,6 +206,8 @@ def _check_fitted_arrays(path, coef, intercept, classes, n_features, names):
     problems = []
     if classes.ndim != 1 or n_classes < 2:
         problems.append(f"classes_ has shape {classes.shape}")
+    elif len(set(classes.tolist())) != n_classes:
+        problems.append("classes_ contains duplicate labels")
     if coef.shape != (n_rows, n_features):
         problems.append(f"coef_ has shape {coef.shape}, expected {(n_rows, n_features)}")
     if intercept.shape != (n_rows,):

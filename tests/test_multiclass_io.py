@@ -313,3 +313,16 @@ def test_cli_reports_damaged_multiclass_model(capsys, iris_files, saved_multicla
     assert len(lines) == 1
     assert lines[0].startswith("fastlogreg: error: ")
     assert "model.npz" in lines[0]
+
+
+def test_duplicate_classes_rejected(tmp_path):
+    X, y = load_iris(return_X_y=True)
+    path = tmp_path / "iris.npz"
+    LogisticRegression().fit(X, y).save(path)
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = dict(archive)
+    arrays["classes_"] = np.array([0, 1, 1])
+    damaged = tmp_path / "duplicate.npz"
+    np.savez(damaged, **arrays)
+    with pytest.raises(ValueError, match="duplicate labels"):
+        fastlogreg.load(damaged)
