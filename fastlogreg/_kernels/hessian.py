@@ -7,6 +7,17 @@ from ._jit import jit
 from .loss_grad import _block_bounds
 
 
+@jit(inline="always")
+def _sum_and_mirror(buffers, out):
+    """Sum the per-block lower triangles into ``out`` in block order, then mirror them."""
+    out[:, :] = 0.0
+    for k in range(buffers.shape[0]):
+        out += buffers[k]
+    for a in range(out.shape[0]):
+        for c in range(a):
+            out[c, a] = out[a, c]
+
+
 @jit(parallel=True, fastmath={"reassoc", "contract"})
 def hessian_csr(data, indices, indptr, D, n_features, n_blocks, out):
     """Write [X 1]' diag(D) [X 1], shape (d + 1, d + 1), into ``out``.
@@ -36,12 +47,7 @@ def hessian_csr(data, indices, indptr, D, n_features, n_blocks, out):
                         H[jp, jr] += v * data[r]
                 H[d, jp] += v
             H[d, d] += Di
-    out[:, :] = 0.0
-    for k in range(n_blocks):
-        out += buffers[k]
-    for a in range(d + 1):
-        for c in range(a):
-            out[c, a] = out[a, c]
+    _sum_and_mirror(buffers, out)
 
 
 @jit(parallel=True, fastmath={"reassoc", "contract"})
@@ -68,9 +74,4 @@ def hessian_dense_rows(X, D, n_blocks, out):
                     Hp[r] += v * row[r]
                 H[d, p] += v
             H[d, d] += Di
-    out[:, :] = 0.0
-    for k in range(n_blocks):
-        out += buffers[k]
-    for a in range(d + 1):
-        for c in range(a):
-            out[c, a] = out[a, c]
+    _sum_and_mirror(buffers, out)
