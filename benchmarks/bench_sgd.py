@@ -114,7 +114,13 @@ else:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(X, y)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM is this process's own peak; ru_maxrss would include the parent's peak, which Linux
+# carries across fork and exec.
+try:
+    with open("/proc/self/status") as status:
+        print(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+except OSError:
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
