@@ -188,3 +188,29 @@ def test_multiclass_predict_is_argmax():
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[scores.argmax(axis=1)])
     assert clf.score(X, y) > 0.9
     assert clf.intercept_.sum() == pytest.approx(0.0, abs=1e-10)
+
+
+@pytest.mark.parametrize("C,l1_ratio", [(0.05, 1.0), (1.0, 1.0), (0.3, 0.5)])
+def test_l1_five_classes_matches_reference(C, l1_ratio):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((600, 8))
+    y = np.argmax(X @ rng.standard_normal((5, 8)).T + rng.gumbel(size=(600, 5)), axis=1)
+    clf = LogisticRegression(C=C, l1_ratio=l1_ratio, tol=1e-7, max_iter=200).fit(X, y)
+    W_ref, b_ref = scipy_softmax_reference(X, y, C, l1_ratio)
+    ones = np.ones(600)
+    ours = softmax_objective(X, y, ones, clf.coef_, clf.intercept_, C, l1_ratio)
+    best = softmax_objective(X, y, ones, W_ref, b_ref, C, l1_ratio)
+    assert ours <= best * (1 + 1e-10)
+    np.testing.assert_array_equal(clf.coef_ == 0.0, np.abs(W_ref) < 1e-8)
+
+
+def test_l1_ten_classes_converges_in_few_iterations():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 20))
+    y = np.argmax(X @ (0.5 * rng.standard_normal((10, 20))).T + rng.gumbel(size=(3000, 10)),
+                  axis=1)
+    clf = LogisticRegression(l1_ratio=1.0, tol=1e-5, max_iter=300).fit(X, y)
+    # Shifting each feature's column by its penalty-optimal constant keeps block coordinate
+    # descent from crawling along the loss's flat direction: without the shift this problem
+    # took 147 iterations, with it 17.
+    assert clf.n_iter_[0] < 40
