@@ -10,7 +10,9 @@ zero), the convention scikit-learn uses.
   iteration visits the classes in turn; for class k the Hessian block of W_k is
   X' diag(D_k) X with D_k = alpha * s * p_k * (1 - p_k), which is the binary problem's
   structure, so the binary coordinate descent kernels give the step, followed by a line
-  search on the full multinomial objective.
+  search on the full multinomial objective. After each sweep over the classes, every
+  feature's column of W moves by the constant that minimises its penalty, a move that leaves
+  the loss unchanged and that the per-class steps cannot make.
 """
 
 from dataclasses import dataclass, field
@@ -293,7 +295,7 @@ def solve_multinomial_cd(problem, W0, b0, tol, max_iter, verbose=0):
             b[k] += step * delta[d]
             value = problem.loss_grad(W, b, grad, Z) + problem.penalty(W)
 
-        if l1 > 0.0:
+        if l1 > 0.0 or l2 > 0.0:
             shifts = _column_shifts(W, l1, l2)
             if np.any(shifts != 0.0):
                 W -= shifts
