@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/a9a_vs_sklearn.py [DATA_FOLDER]   (default: ../shared/data)
 
-Each pair of fits runs five times, alternating the libraries; the script prints the median
+Each pair of fits runs five times, alternating the libraries. The script prints the median
 times, their median ratio and the objective each fit reached, all at default tolerances.
 scikit-learn's liblinear penalizes the intercept, so its objective differs slightly.
 """

@@ -152,7 +152,7 @@ def objective(X, y, coef, intercept, C, l1_ratio, sample_weight=None):
     """Return ``C * sum_i s_i logloss_i + (1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1``.
 
     Computed here with numpy in float64, independently of the library under test, so that
-    every solver's result is scored by the same code. ``y`` holds 0/1.
+    every solver's result is scored by the same code. ``y`` contains 0/1.
     """
     w = np.asarray(coef, dtype=np.float64).ravel()
     z = np.asarray(X @ w.astype(X.dtype), dtype=np.float64).ravel() + float(intercept)

@@ -51,7 +51,12 @@ def objective(X, y, coef, intercept, C, l1_ratio):
 
 
 def sklearn_model(C, l1_ratio, n, epochs):
-    penalty = "l2" if l1_ratio == 0 else ("l1" if l1_ratio == 1 else "elasticnet")
+    if l1_ratio == 0:
+        penalty = "l2"
+    elif l1_ratio == 1:
+        penalty = "l1"
+    else:
+        penalty = "elasticnet"
     return SGDClassifier(loss="log_loss", penalty=penalty, alpha=1.0 / (C * n),
                          l1_ratio=l1_ratio if penalty == "elasticnet" else 0.15,
                          learning_rate="optimal", max_iter=epochs, tol=None, shuffle=True,

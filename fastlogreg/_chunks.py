@@ -89,7 +89,7 @@ def scan_svmlight(path, chunk_rows=100_000):
 def iter_svmlight_chunks(path, chunk_rows, n_features, zero_based=False, dtype=np.float64):
     """Yield ``(X, y)`` chunks of at most ``chunk_rows`` rows of an svmlight file.
 
-    X is CSR with ``n_features`` columns in every chunk; ``zero_based`` tells whether the
+    X is CSR with ``n_features`` columns in every chunk; ``zero_based`` states whether the
     file's feature indices start at 0. The file is never read whole.
     """
     for lines in _svmlight_line_chunks(path, chunk_rows):

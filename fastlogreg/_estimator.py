@@ -41,7 +41,7 @@ SOLVER_NAMES = ("auto", "newton", "lbfgs", "cd", "sgd")
 NEWTON_MAX_FEATURES = 500
 
 # Fewest stored entries of X per thread before fit uses another thread. A pass over a million
-# entries takes about a millisecond on one core; waking threads for it costs tens of
+# entries takes about a millisecond on one core. Waking threads for it costs tens of
 # microseconds on an idle machine and up to milliseconds on a busy one. Measured on a9a
 # (451,592 entries) on a busy 2-core machine: one thread 0.08 s per fit, two threads 0.47 s.
 MIN_WORK_PER_THREAD = 1_000_000
@@ -57,8 +57,8 @@ def _numba_threads(n_jobs, work=None):
     """Set Numba's and BLAS's thread count from ``n_jobs`` for the duration of the block.
 
     ``work``, the number of stored entries of X, caps the count so that each thread gets at
-    least MIN_WORK_PER_THREAD entries: waking threads costs more than it saves on small data,
-    and far more when the cores are busy with other processes. BLAS gets the same count, so
+    least MIN_WORK_PER_THREAD entries, because waking threads costs more than it saves on small
+    data, and far more when the cores are busy with other processes. BLAS gets the same count, so
     that its threads do not compete with Numba's for the cores.
     """
     available = numba.config.NUMBA_NUM_THREADS

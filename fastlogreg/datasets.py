@@ -110,7 +110,7 @@ def _libsvm(name, format="svmlight"):
 # NOTE: no SHA-256 is recorded for the upstream LIBSVM files, because no copy of them was
 # available when this registry was written. Their downloads warn with the computed checksum.
 # The stand-in checksums are those of the stand-in files (recompressed copies where the note
-# says so), so they verify the stand-ins only.
+# states so), so they verify the stand-ins only.
 DATASETS = {
     "a9a": DatasetInfo(
         name="a9a",
@@ -230,9 +230,9 @@ def list_datasets():
 
 def get_dataset_info(name):
     """Return the ``DatasetInfo`` for a name or alias (case-insensitive)."""
-    wanted = name.lower()
+    requested = name.lower()
     for info in DATASETS.values():
-        if wanted == info.name.lower() or wanted in (a.lower() for a in info.aliases):
+        if requested == info.name.lower() or requested in (a.lower() for a in info.aliases):
             return info
     raise ValueError(
         f"unknown dataset {name!r}; registered datasets: {', '.join(list_datasets())}."

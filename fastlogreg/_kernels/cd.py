@@ -17,7 +17,7 @@ costs O(1): the kernels keep its shift of ``q`` as a separate scalar and track
 matters on one-hot encoded data, where each group of columns sums to the intercept's column
 and a once-per-sweep update makes coordinate descent crawl.
 
-Both kernels return the number of sweeps made; they stop early once the largest
+Both kernels return the number of sweeps made. They stop early once the largest
 minimum-norm subgradient of the model seen during a sweep is at most ``inner_tol``.
 """
 

@@ -10,7 +10,7 @@ The penalty is added by the solver. Sums are accumulated in float64 whatever the
 
 Row layouts (C-ordered dense, CSR) read each row once: the margin, the loss and the gradient
 contribution are computed while the row is in cache. Rows are split into ``n_blocks``
-contiguous blocks processed in parallel, each with a private gradient buffer; the buffers are
+contiguous blocks processed in parallel, each with a private gradient buffer. The buffers are
 summed in block order afterwards, so the result depends on ``n_blocks`` but not on thread
 timing. Column layouts (F-ordered dense, CSC) compute the margins column by column and then one
 gradient entry per column, in parallel over columns.

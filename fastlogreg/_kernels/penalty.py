@@ -58,7 +58,7 @@ def penalty_value(w, l1, l2):
 def min_norm_subgradient(w, grad, l1, l2):
     """Return the max-norm of the minimum-norm subgradient of loss + penalty.
 
-    ``grad`` holds the gradient of the data term for ``(w, b)``; its last entry is the
+    ``grad`` contains the gradient of the data term for ``(w, b)``; its last entry is the
     intercept's, which is unpenalized.
     """
     d = w.shape[0]

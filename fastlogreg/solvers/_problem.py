@@ -16,7 +16,7 @@ CHUNK_ENTRIES = 131_072
 
 
 def chunk_rows(n_features):
-    """Return the rows per chunk so that a chunk holds at most CHUNK_ENTRIES entries."""
+    """Return the rows per chunk so that a chunk contains at most CHUNK_ENTRIES entries."""
     return max(16, CHUNK_ENTRIES // max(1, n_features))
 
 

@@ -50,7 +50,7 @@ def solve_lbfgs(problem, w0, b0, tol, max_iter, verbose=0):
     if not history or history[-1] != value:
         history.append(value)
     # A stop on the relative reduction of the objective (ftol, at 64 machine epsilons) counts
-    # as converged: the objective no longer changes in float64, whatever the gradient says.
+    # as converged: the objective no longer changes in float64, whatever the value of the gradient.
     converged = bool(np.max(np.abs(g)) <= tol * problem.grad_scale
                      or (result.success and result.nit < max_iter))
     message = "" if converged else f"L-BFGS-B stopped: {result.message}"
