@@ -197,3 +197,43 @@ def test_hessian_matches_numpy(rng, layout):
     augmented = np.column_stack([X, np.ones(n)])
     expected = augmented.T @ (D[:, None] * augmented)
     np.testing.assert_allclose(problem.hessian(D), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_vectorized_exp_matches_numpy():
+    from fastlogreg._kernels.vectormath import exp_neg_abs
+
+    z = np.concatenate([np.linspace(-800.0, 800.0, 20001), np.geomspace(1e-300, 700.0, 2001),
+                        [0.0, -0.0, 708.0, -708.0, 709.0, 1e6]])
+    out = np.empty_like(z)
+    exp_neg_abs(z, z.size, np.empty_like(z), out)
+    expected = np.exp(-np.abs(z))
+    normal = np.abs(z) <= 708.0
+    np.testing.assert_allclose(out[normal], expected[normal], rtol=4e-16, atol=0.0)
+    # Below exp(-708) float64 is subnormal; those results are exact zeros.
+    assert np.all(out[~normal] == 0.0)
+
+
+def test_vectorized_log1p_matches_numpy():
+    from fastlogreg._kernels.vectormath import log1p_unit
+
+    e = np.concatenate([[0.0, 1e-300, 1e-17, 1.0], np.geomspace(1e-20, 1.0, 5001),
+                        np.linspace(0.0, 1.0, 5001)])
+    out = np.array([log1p_unit(v) for v in e])
+    np.testing.assert_allclose(out, np.log1p(e), rtol=6e-16, atol=0.0)
+
+
+@pytest.mark.parametrize("layout", ["rows", "cols", "csr", "csc", "csr64", "rows32", "csr32"])
+def test_matvec_matches_numpy(rng, layout):
+    n, d = 301, 7
+    X = sparse_input(rng, n, d, np.float64)
+    variants = layouts(X)
+    variants["rows32"] = X.astype(np.float32)
+    variants["csr32"] = sp.csr_matrix(X.astype(np.float32))
+    matrix = variants[layout]
+    problem = Problem(matrix, np.zeros(n), np.ones(n), alpha=1.0, l1=0.0, l2=0.0,
+                      fit_intercept=True, n_blocks=3)
+    v = rng.standard_normal(d)
+    out = problem.matvec(v)
+    assert out.dtype == np.float64
+    dense = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
+    np.testing.assert_allclose(out, dense.astype(np.float64) @ v, rtol=1e-12, atol=1e-12)

@@ -8,37 +8,20 @@ with ``y`` in {0, 1}, writes the margins ``z`` into ``z_out`` and the gradient w
 ``(w, b)`` into ``grad`` (length n_features + 1, the intercept last), and returns the loss.
 The penalty is added by the solver. Sums are accumulated in float64 whatever the dtype of X.
 
-Row layouts (C-ordered dense, CSR) read each row once: the margin, the loss and the gradient
-contribution are computed while the row is in cache. Rows are split into ``n_blocks``
-contiguous blocks processed in parallel, each with a private gradient buffer. The buffers are
+Row layouts (C-ordered dense, CSR) read each row once from memory: rows go in chunks of BLOCK,
+whose margins, losses and residuals are computed before the chunk's rows, still in cache, add
+their gradient contributions. The exp and log1p of a chunk run as SIMD loops (vectormath.py).
+Rows are split into ``n_blocks`` contiguous blocks processed in parallel, each with a private gradient buffer. The buffers are
 summed in block order afterwards, so the result depends on ``n_blocks`` but not on thread
 timing. Column layouts (F-ordered dense, CSC) compute the margins column by column and then one
 gradient entry per column, in parallel over columns.
 """
 
-import math
-
 import numpy as np
 from numba import prange
 
 from ._jit import jit
-from .sigmoid import log1pexp, sigmoid_scalar
-
-
-@jit(inline="always")
-def _loss_and_residual(z, y, s, alpha):
-    """Return (s * loss, alpha * s * dloss/dz) for one sample with margin z and label y.
-
-    Both come from one exp(-|z|), which never overflows: with t = z for y = 0 and t = -z
-    for y = 1, the loss is log(1 + exp(t)) = max(t, 0) + log1p(exp(-|t|)).
-    """
-    e = math.exp(-math.fabs(z))
-    inv = 1.0 / (1.0 + e)
-    # sigmoid(z): 1 / (1 + e) for z >= 0, e / (1 + e) for z < 0.
-    p = inv if z >= 0.0 else e * inv
-    t = -z if y > 0.5 else z
-    loss = max(t, 0.0) + math.log1p(e)
-    return s * loss, alpha * s * (p - y)
+from .vectormath import BLOCK, exp_neg_abs, log1p_unit, residual_block
 
 
 @jit(inline="always")
@@ -59,35 +42,105 @@ def _reduce_blocks(buffers, losses, grad):
     return total
 
 
+@jit(inline="always")
+def _dot_rows(X, first, m, w, b, z):
+    """Write x_i . w + b for rows first .. first + m - 1 of X into z[0 .. m - 1].
+
+    Four rows at a time, so that each entry of w loaded into a register serves four rows.
+    """
+    d = X.shape[1]
+    i = 0
+    while i + 4 <= m:
+        x0 = X[first + i]
+        x1 = X[first + i + 1]
+        x2 = X[first + i + 2]
+        x3 = X[first + i + 3]
+        a0 = b
+        a1 = b
+        a2 = b
+        a3 = b
+        for j in range(d):
+            wj = w[j]
+            a0 += x0[j] * wj
+            a1 += x1[j] * wj
+            a2 += x2[j] * wj
+            a3 += x3[j] * wj
+        z[i] = a0
+        z[i + 1] = a1
+        z[i + 2] = a2
+        z[i + 3] = a3
+        i += 4
+    while i < m:
+        x0 = X[first + i]
+        a0 = b
+        for j in range(d):
+            a0 += x0[j] * w[j]
+        z[i] = a0
+        i += 1
+
+
+@jit(inline="always")
+def _add_rows(X, first, m, r, g):
+    """Add sum_i r_i * x_i over rows first .. first + m - 1 of X to g[:d]; r_i sum to g[d].
+
+    Four rows at a time, so that g is loaded and stored once per four rows.
+    """
+    d = X.shape[1]
+    i = 0
+    while i + 4 <= m:
+        x0 = X[first + i]
+        x1 = X[first + i + 1]
+        x2 = X[first + i + 2]
+        x3 = X[first + i + 3]
+        r0 = r[i]
+        r1 = r[i + 1]
+        r2 = r[i + 2]
+        r3 = r[i + 3]
+        for j in range(d):
+            g[j] += r0 * x0[j] + r1 * x1[j] + r2 * x2[j] + r3 * x3[j]
+        g[d] += r0 + r1 + r2 + r3
+        i += 4
+    while i < m:
+        x0 = X[first + i]
+        r0 = r[i]
+        for j in range(d):
+            g[j] += r0 * x0[j]
+        g[d] += r0
+        i += 1
+
+
 @jit(parallel=True, fastmath={"reassoc", "contract"})
 def loss_grad_dense_rows(X, y, s, w, b, alpha, n_blocks, grad, z_out):
-    """Fused pass for a C-ordered dense X of shape (n, d)."""
+    """Fused pass for a C-ordered dense X of shape (n, d).
+
+    Each thread walks its rows in chunks of BLOCK: margins for the chunk, then the losses and
+    residuals of the chunk in one vectorized loop, then the gradient contributions, while
+    the chunk's rows are still in cache.
+    """
     n, d = X.shape
     buffers = np.zeros((n_blocks, d + 1))
     losses = np.zeros(n_blocks)
     for k in prange(n_blocks):
         start, stop = _block_bounds(k, n, n_blocks)
         g = buffers[k]
+        scratch = np.empty(BLOCK)
+        e = np.empty(BLOCK)
+        r = np.empty(BLOCK)
         loss = 0.0
-        for i in range(start, stop):
-            row = X[i]
-            z = b
-            for j in range(d):
-                z += row[j] * w[j]
-            z_out[i] = z
-            li, r = _loss_and_residual(z, y[i], s[i], alpha)
-            loss += li
-            if r != 0.0:
-                for j in range(d):
-                    g[j] += r * row[j]
-                g[d] += r
+        for first in range(start, stop, BLOCK):
+            m = min(BLOCK, stop - first)
+            z = z_out[first:first + m]
+            _dot_rows(X, first, m, w, b, z)
+            loss += residual_block(z, y[first:first + m], s[first:first + m], alpha, m,
+                                   scratch, e, r)
+            _add_rows(X, first, m, r, g)
         losses[k] = loss
     return alpha * _reduce_blocks(buffers, losses, grad)
 
 
 @jit(parallel=True, fastmath={"reassoc", "contract"})
 def loss_grad_csr(data, indices, indptr, y, s, w, b, alpha, n_blocks, grad, z_out):
-    """Fused pass for a CSR matrix given by its three arrays."""
+    """Fused pass for a CSR matrix given by its three arrays, in chunks of BLOCK rows."""
     n = indptr.shape[0] - 1
     d = w.shape[0]
     buffers = np.zeros((n_blocks, d + 1))
@@ -95,20 +148,25 @@ def loss_grad_csr(data, indices, indptr, y, s, w, b, alpha, n_blocks, grad, z_ou
     for k in prange(n_blocks):
         start, stop = _block_bounds(k, n, n_blocks)
         g = buffers[k]
+        scratch = np.empty(BLOCK)
+        e = np.empty(BLOCK)
+        r = np.empty(BLOCK)
         loss = 0.0
-        for i in range(start, stop):
-            lo = indptr[i]
-            hi = indptr[i + 1]
-            z = b
-            for p in range(lo, hi):
-                z += data[p] * w[indices[p]]
-            z_out[i] = z
-            li, r = _loss_and_residual(z, y[i], s[i], alpha)
-            loss += li
-            if r != 0.0:
-                for p in range(lo, hi):
-                    g[indices[p]] += r * data[p]
-                g[d] += r
+        for first in range(start, stop, BLOCK):
+            m = min(BLOCK, stop - first)
+            z = z_out[first:first + m]
+            for i in range(m):
+                acc = b
+                for p in range(indptr[first + i], indptr[first + i + 1]):
+                    acc += data[p] * w[indices[p]]
+                z[i] = acc
+            loss += residual_block(z, y[first:first + m], s[first:first + m], alpha, m,
+                                   scratch, e, r)
+            for i in range(m):
+                ri = r[i]
+                for p in range(indptr[first + i], indptr[first + i + 1]):
+                    g[indices[p]] += ri * data[p]
+                g[d] += ri
         losses[k] = loss
     return alpha * _reduce_blocks(buffers, losses, grad)
 
@@ -120,11 +178,13 @@ def _residuals(z, y, s, alpha, n_blocks, residual):
     losses = np.zeros(n_blocks)
     for k in prange(n_blocks):
         start, stop = _block_bounds(k, n, n_blocks)
+        scratch = np.empty(BLOCK)
+        e = np.empty(BLOCK)
         loss = 0.0
-        for i in range(start, stop):
-            li, r = _loss_and_residual(z[i], y[i], s[i], alpha)
-            loss += li
-            residual[i] = r
+        for first in range(start, stop, BLOCK):
+            m = min(BLOCK, stop - first)
+            loss += residual_block(z[first:first + m], y[first:first + m], s[first:first + m],
+                                   alpha, m, scratch, e, residual[first:first + m])
         losses[k] = loss
     return losses.sum()
 
@@ -187,23 +247,61 @@ def loss_along_direction(z, q, step, y, s, alpha, n_blocks):
     losses = np.zeros(n_blocks)
     for k in prange(n_blocks):
         start, stop = _block_bounds(k, n, n_blocks)
+        t = np.empty(BLOCK)
+        scratch = np.empty(BLOCK)
+        e = np.empty(BLOCK)
         loss = 0.0
-        for i in range(start, stop):
-            zi = z[i] + step * q[i]
-            if y[i] > 0.5:
-                loss += s[i] * log1pexp(-zi)
-            else:
-                loss += s[i] * log1pexp(zi)
+        for first in range(start, stop, BLOCK):
+            m = min(BLOCK, stop - first)
+            # The loss of sample i is log(1 + exp(t_i)), t_i = -z_i for y_i = 1, else z_i.
+            for i in range(m):
+                zi = z[first + i] + step * q[first + i]
+                t[i] = -zi if y[first + i] > 0.5 else zi
+            exp_neg_abs(t, m, scratch, e)
+            for i in range(m):
+                loss += s[first + i] * (max(t[i], 0.0) + log1p_unit(e[i]))
         losses[k] = loss
     return alpha * losses.sum()
 
 
-@jit(parallel=True)
+@jit(parallel=True, fastmath={"contract"})
 def curvature_weights(z, s, alpha, n_blocks, out):
-    """Write alpha * s_i * p_i * (1 - p_i), the loss's second derivative in z_i, into ``out``."""
+    """Write alpha * s_i * p_i * (1 - p_i), the loss's second derivative in z_i, into ``out``.
+
+    With e = exp(-|z|), p (1 - p) = e / (1 + e)^2 for either sign of z.
+    """
     n = z.shape[0]
     for k in prange(n_blocks):
         start, stop = _block_bounds(k, n, n_blocks)
+        scratch = np.empty(BLOCK)
+        e = np.empty(BLOCK)
+        for first in range(start, stop, BLOCK):
+            m = min(BLOCK, stop - first)
+            exp_neg_abs(z[first:first + m], m, scratch, e)
+            for i in range(m):
+                inv = 1.0 / (1.0 + e[i])
+                out[first + i] = alpha * s[first + i] * e[i] * inv * inv
+
+
+@jit(parallel=True, fastmath={"reassoc", "contract"})
+def margins_dense_rows(X, w, b, n_blocks, out):
+    """Write X @ w + b for a C-ordered dense X into ``out``, accumulated in float64."""
+    n = X.shape[0]
+    for k in prange(n_blocks):
+        start, stop = _block_bounds(k, n, n_blocks)
+        for first in range(start, stop, BLOCK):
+            m = min(BLOCK, stop - first)
+            _dot_rows(X, first, m, w, b, out[first:first + m])
+
+
+@jit(parallel=True, fastmath={"reassoc", "contract"})
+def margins_csr(data, indices, indptr, w, b, n_blocks, out):
+    """Write X @ w + b for a CSR matrix into ``out``, accumulated in float64."""
+    n = indptr.shape[0] - 1
+    for k in prange(n_blocks):
+        start, stop = _block_bounds(k, n, n_blocks)
         for i in range(start, stop):
-            p = sigmoid_scalar(z[i])
-            out[i] = alpha * s[i] * p * (1.0 - p)
+            acc = b
+            for p in range(indptr[i], indptr[i + 1]):
+                acc += data[p] * w[indices[p]]
+            out[i] = acc
