@@ -73,7 +73,7 @@ def _numba_threads(n_jobs, work=None):
         requested = max(1, min(requested, int(work) // MIN_WORK_PER_THREAD))
     numba.set_num_threads(requested)
     try:
-        with threadpool_limits(limits=requested, user_api="blas"):
+        with threadpool_limits(limits=1, user_api="blas"):
             yield requested
     finally:
         numba.set_num_threads(previous)

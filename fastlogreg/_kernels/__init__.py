@@ -1,6 +1,6 @@
 """Numba kernels on plain arrays. No validation happens here: callers pass checked arrays."""
 
-from .cd import cd_newton_csc, cd_newton_dense
+from .cd import cd_newton_csc, cd_newton_dense, cd_newton_gram
 from .hessian import hessian_csr, hessian_dense_rows
 from .loss_grad import (
     curvature_weights,
@@ -9,6 +9,8 @@ from .loss_grad import (
     loss_grad_csr,
     loss_grad_dense_cols,
     loss_grad_dense_rows,
+    margins_csr,
+    margins_dense_rows,
 )
 from .penalty import add_l2, min_norm_subgradient, penalty_value, prox_elastic_net
 from .sigmoid import log1pexp_array, sigmoid_array
@@ -24,6 +26,7 @@ __all__ = [
     "add_l2",
     "cd_newton_csc",
     "cd_newton_dense",
+    "cd_newton_gram",
     "curvature_weights",
     "hessian_csr",
     "hessian_dense_rows",
@@ -33,6 +36,8 @@ __all__ = [
     "loss_grad_csr",
     "loss_grad_dense_cols",
     "loss_grad_dense_rows",
+    "margins_csr",
+    "margins_dense_rows",
     "min_norm_subgradient",
     "penalty_value",
     "prox_elastic_net",

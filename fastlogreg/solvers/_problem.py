@@ -94,14 +94,24 @@ class Problem:
         return out
 
     def matvec(self, v):
-        """Return X @ v as float64, without converting all of a float32 X to float64.
+        """Return X @ v as float64, without converting a float32 X to float64.
 
-        A product of float32 X with a float64 vector would upcast the whole of X, so float32
-        data goes through in row chunks of at most CHUNK_ENTRIES entries.
+        C-ordered dense and CSR rows go through parallel kernels that accumulate in float64.
+        Other layouts go through numpy or scipy, float32 data in row chunks of at most
+        CHUNK_ENTRIES entries, because a product of float32 X with a float64 vector would
+        upcast the whole of X.
         """
+        out = np.empty(self.n_samples)
+        v = np.ascontiguousarray(v, dtype=np.float64)
+        if self.layout == "rows":
+            K.margins_dense_rows(self.X, v, 0.0, self.n_blocks, out)
+            return out
+        if self.layout == "csr":
+            X = self.X
+            K.margins_csr(X.data, X.indices, X.indptr, v, 0.0, self.n_blocks, out)
+            return out
         if self.X.dtype == np.float64:
             return np.asarray(self.X @ v, dtype=np.float64).ravel()
-        out = np.empty(self.n_samples)
         rows = chunk_rows(self.n_features)
         for start in range(0, self.n_samples, rows):
             stop = min(self.n_samples, start + rows)
