@@ -9,6 +9,8 @@ from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
 
 from conftest import make_problem
 from fastlogreg import LogisticRegression
+from fastlogreg.solvers import Problem
+from fastlogreg.solvers import cd as cd_module
 
 
 def objective(X, y01, s, w, b, C, l1_ratio):
@@ -131,13 +133,28 @@ def test_unpenalized_fit_on_collinear_features(rng):
                                rtol=1e-5, atol=1e-6)
 
 
-def test_sparse_and_dense_cd_agree(rng):
+@pytest.mark.parametrize("gram", [True, False])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_cd_layouts_and_inner_modes_agree(rng, monkeypatch, gram, fit_intercept):
+    # Coordinate descent works on the Hessian for small n_features and on the columns of X
+    # otherwise; both, on every layout, reach the scipy optimum.
+    if not gram:
+        monkeypatch.setattr(cd_module, "GRAM_MAX_FEATURES", 0)
     X, y = make_problem(rng, n=200, d=8)
     X[np.abs(X) < 0.7] = 0.0
-    dense = LogisticRegression(l1_ratio=0.7, C=0.3, tol=1e-10).fit(X, y)
-    for matrix in (sp.csr_matrix(X), sp.csc_matrix(X)):
-        sparse = LogisticRegression(l1_ratio=0.7, C=0.3, tol=1e-10).fit(matrix, y)
-        np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-7, atol=1e-10)
+    s = np.ones(len(y))
+    w_ref, b_ref = scipy_reference(X, y.astype(float), s, 0.3, 0.7, fit_intercept)
+    for matrix in (X, np.asfortranarray(X), sp.csr_matrix(X), sp.csc_matrix(X)):
+        clf = LogisticRegression(l1_ratio=0.7, C=0.3, tol=1e-10, fit_intercept=fit_intercept)
+        clf.fit(matrix, y)
+        assert cd_module.uses_gram(_problem_of(matrix, y)) is gram
+        np.testing.assert_allclose(clf.coef_.ravel(), w_ref, atol=2e-6)
+        np.testing.assert_allclose(clf.intercept_[0], b_ref, atol=2e-6)
+
+
+def _problem_of(X, y):
+    return Problem(X, y.astype(float), np.ones(len(y)), alpha=1.0, l1=1.0, l2=0.0,
+                   fit_intercept=True, n_blocks=1)
 
 
 def test_newton_stops_at_rounding_floor(rng):
