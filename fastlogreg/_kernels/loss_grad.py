@@ -42,19 +42,19 @@ def _reduce_blocks(buffers, losses, grad):
     return total
 
 
-@jit(inline="always")
-def _dot_rows(X, first, m, w, b, z):
-    """Write x_i . w + b for rows first .. first + m - 1 of X into z[0 .. m - 1].
+@jit(fastmath={"reassoc", "contract"})
+def _dot_rows(X, rows, m, w, b, z):
+    """Write x_i . w + b for the rows i = rows[0 .. m - 1] of X into z[0 .. m - 1].
 
     Four rows at a time, so that each entry of w loaded into a register serves four rows.
     """
     d = X.shape[1]
     i = 0
     while i + 4 <= m:
-        x0 = X[first + i]
-        x1 = X[first + i + 1]
-        x2 = X[first + i + 2]
-        x3 = X[first + i + 3]
+        x0 = X[rows[i]]
+        x1 = X[rows[i + 1]]
+        x2 = X[rows[i + 2]]
+        x3 = X[rows[i + 3]]
         a0 = b
         a1 = b
         a2 = b
@@ -71,7 +71,7 @@ def _dot_rows(X, first, m, w, b, z):
         z[i + 3] = a3
         i += 4
     while i < m:
-        x0 = X[first + i]
+        x0 = X[rows[i]]
         a0 = b
         for j in range(d):
             a0 += x0[j] * w[j]
@@ -79,19 +79,19 @@ def _dot_rows(X, first, m, w, b, z):
         i += 1
 
 
-@jit(inline="always")
-def _add_rows(X, first, m, r, g):
-    """Add sum_i r_i * x_i over rows first .. first + m - 1 of X to g[:d]; r_i sum to g[d].
+@jit(fastmath={"reassoc", "contract"})
+def _add_rows(X, rows, m, r, g):
+    """Add sum_i r_i * x_i over the rows rows[0 .. m - 1] of X to g[:d], and sum_i r_i to g[d].
 
     Four rows at a time, so that g is loaded and stored once per four rows.
     """
     d = X.shape[1]
     i = 0
     while i + 4 <= m:
-        x0 = X[first + i]
-        x1 = X[first + i + 1]
-        x2 = X[first + i + 2]
-        x3 = X[first + i + 3]
+        x0 = X[rows[i]]
+        x1 = X[rows[i + 1]]
+        x2 = X[rows[i + 2]]
+        x3 = X[rows[i + 3]]
         r0 = r[i]
         r1 = r[i + 1]
         r2 = r[i + 2]
@@ -101,12 +101,18 @@ def _add_rows(X, first, m, r, g):
         g[d] += r0 + r1 + r2 + r3
         i += 4
     while i < m:
-        x0 = X[first + i]
+        x0 = X[rows[i]]
         r0 = r[i]
         for j in range(d):
             g[j] += r0 * x0[j]
         g[d] += r0
         i += 1
+
+
+@jit(inline="always")
+def _fill_range(rows, first, m):
+    for i in range(m):
+        rows[i] = first + i
 
 
 @jit(parallel=True, fastmath={"reassoc", "contract"})
@@ -123,6 +129,7 @@ def loss_grad_dense_rows(X, y, s, w, b, alpha, n_blocks, grad, z_out):
     for k in prange(n_blocks):
         start, stop = _block_bounds(k, n, n_blocks)
         g = buffers[k]
+        rows = np.empty(BLOCK, dtype=np.int64)
         scratch = np.empty(BLOCK)
         e = np.empty(BLOCK)
         r = np.empty(BLOCK)
@@ -130,10 +137,11 @@ def loss_grad_dense_rows(X, y, s, w, b, alpha, n_blocks, grad, z_out):
         for first in range(start, stop, BLOCK):
             m = min(BLOCK, stop - first)
             z = z_out[first:first + m]
-            _dot_rows(X, first, m, w, b, z)
+            _fill_range(rows, first, m)
+            _dot_rows(X, rows, m, w, b, z)
             loss += residual_block(z, y[first:first + m], s[first:first + m], alpha, m,
                                    scratch, e, r)
-            _add_rows(X, first, m, r, g)
+            _add_rows(X, rows, m, r, g)
         losses[k] = loss
     return alpha * _reduce_blocks(buffers, losses, grad)
 
@@ -236,12 +244,14 @@ def loss_grad_csc(data, indices, indptr, y, s, w, b, alpha, n_blocks, grad, z_ou
     return alpha * loss
 
 
-@jit(parallel=True, fastmath={"reassoc", "contract"})
+@jit(fastmath={"reassoc", "contract"})
 def loss_along_direction(z, q, step, y, s, alpha, n_blocks):
     """Return the data term at margins ``z + step * q`` without touching X.
 
     Line searches use it: once ``q = X d`` is known for a search direction ``d``, each trial
-    step costs O(n).
+    step costs O(n). It runs on one thread: a vectorized O(n) loop costs little next to a pass
+    over X, and a parallel kernel takes seconds longer to compile on first use. The sum still
+    goes block by block, so it matches the parallel kernels' rounding.
     """
     n = z.shape[0]
     losses = np.zeros(n_blocks)
@@ -264,11 +274,12 @@ def loss_along_direction(z, q, step, y, s, alpha, n_blocks):
     return alpha * losses.sum()
 
 
-@jit(parallel=True, fastmath={"contract"})
+@jit(fastmath={"contract"})
 def curvature_weights(z, s, alpha, n_blocks, out):
     """Write alpha * s_i * p_i * (1 - p_i), the loss's second derivative in z_i, into ``out``.
 
-    With e = exp(-|z|), p (1 - p) = e / (1 + e)^2 for either sign of z.
+    With e = exp(-|z|), p (1 - p) = e / (1 + e)^2 for either sign of z. One thread, for the
+    same reason as ``loss_along_direction``.
     """
     n = z.shape[0]
     for k in prange(n_blocks):
@@ -289,9 +300,11 @@ def margins_dense_rows(X, w, b, n_blocks, out):
     n = X.shape[0]
     for k in prange(n_blocks):
         start, stop = _block_bounds(k, n, n_blocks)
+        rows = np.empty(BLOCK, dtype=np.int64)
         for first in range(start, stop, BLOCK):
             m = min(BLOCK, stop - first)
-            _dot_rows(X, first, m, w, b, out[first:first + m])
+            _fill_range(rows, first, m)
+            _dot_rows(X, rows, m, w, b, out[first:first + m])
 
 
 @jit(parallel=True, fastmath={"reassoc", "contract"})

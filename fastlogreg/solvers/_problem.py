@@ -177,6 +177,11 @@ MAX_HALVINGS = 40
 NOISE = 64 * np.finfo(np.float64).eps
 
 
+def accepts_full_step(trial, value, slope):
+    """Return whether the objective ``trial`` after a full step passes ``backtrack``'s test."""
+    return trial <= value + ARMIJO * slope or trial - value <= NOISE * abs(value)
+
+
 def backtrack(problem, z, q, w, dw, value, slope):
     """Return the step length along (dw, q = X dw + db) chosen by Armijo backtracking.
 
@@ -190,7 +195,7 @@ def backtrack(problem, z, q, w, dw, value, slope):
         trial = problem.loss_along(z, q, step) + problem.penalty(w + step * dw)
         if trial <= value + ARMIJO * step * slope:
             return step, trial
-        if step == 1.0 and trial - value <= NOISE * abs(value):
+        if step == 1.0 and accepts_full_step(trial, value, slope):
             return step, trial
         step *= 0.5
     return 0.0, value

@@ -8,9 +8,10 @@ exact zeros.
 
 When n_features is small (and, for sparse X, rows have few non-zeros), each outer iteration
 forms the Hessian X' D X once, as Newton's method does, and coordinate descent then works on
-it at O(n_features) per update instead of a pass over a column of X; one product X delta per
-outer iteration gives the margins for the line search. Otherwise the inner sweeps read the
-columns of X (a CSR X is then converted to CSC once).
+it at O(n_features) per update instead of a pass over a column of X. The full step is then
+tried with one fused pass; only when it fails the line search does a product X delta give the
+margins for backtracking. Otherwise the inner sweeps read the columns of X (a CSR X is then
+converted to CSC once).
 
 Working set: a feature at zero whose gradient is well inside [-l1, l1] is left out of the
 inner sweeps. The stopping test looks at every feature, so a feature left out wrongly shows up
@@ -20,7 +21,7 @@ as a violation and is taken in at the next iteration.
 import numpy as np
 
 from .. import _kernels as K
-from ._problem import SolverResult, backtrack, log_iteration
+from ._problem import SolverResult, accepts_full_step, backtrack, log_iteration
 
 # The Hessian costs n * d^2 / 2 for dense X and sum_i nnz_i^2 for sparse X, about d / 2 (or
 # nnz per row) passes over X. Coordinate descent on the columns makes a pass per sweep, and an
@@ -59,6 +60,8 @@ def solve_cd(problem, w0, b0, tol, max_iter, verbose=0):
     b = float(b0)
     grad = np.empty(d + 1)
     z = np.empty(problem.n_samples)
+    grad_trial = np.empty(d + 1)
+    z_trial = np.empty(problem.n_samples) if use_gram else None
     delta = np.empty(d + 1)
     q = np.empty(problem.n_samples)
     history = []
@@ -82,8 +85,6 @@ def solve_cd(problem, w0, b0, tol, max_iter, verbose=0):
         if use_gram:
             K.cd_newton_gram(problem.hessian(D), grad, w, l1, l2, fit_b, active.astype(np.int64),
                              MAX_INNER_SWEEPS, inner_tol, delta, h_delta)
-            q[:] = problem.matvec(delta[:d])
-            q += delta[d]
         else:
             cd_kernel(*column_args, grad, D, w, l1, l2, fit_b, active.astype(np.int64),
                       MAX_INNER_SWEEPS, inner_tol, delta, q)
@@ -96,6 +97,23 @@ def solve_cd(problem, w0, b0, tol, max_iter, verbose=0):
             history.append(value)
             return SolverResult(w, b, iteration, history, violation <= 10 * threshold,
                                 "coordinate descent found no descent direction")
+
+        if use_gram:
+            # The Gram path has no q = X delta yet. The full step usually passes the line
+            # search, and one fused pass at it also gives the next gradient.
+            loss = problem.loss_grad(w_full, b + delta[d], grad_trial, z_trial)
+            if not fit_b:
+                grad_trial[d] = 0.0
+            trial = loss + problem.penalty(w_full)
+            if accepts_full_step(trial, value, slope):
+                w, b, value = w_full, b + delta[d], trial
+                grad, grad_trial = grad_trial, grad
+                z, z_trial = z_trial, z
+                history.append(value)
+                log_iteration(verbose, "cd", iteration, value, violation)
+                continue
+            q[:] = problem.matvec(delta[:d])
+            q += delta[d]
 
         step, _ = backtrack(problem, z, q, w, delta[:d], value, slope)
         if step == 0.0:

@@ -9,7 +9,7 @@ iterations even on badly scaled data where quasi-Newton methods stall.
 import numpy as np
 import scipy.linalg
 
-from ._problem import SolverResult, backtrack, log_iteration
+from ._problem import SolverResult, accepts_full_step, backtrack, log_iteration
 
 # Newton's method converges quadratically, so once its gradient fails to halve for this many
 # iterations in a row it has reached the rounding floor of float64 sums over X.
@@ -33,6 +33,8 @@ def solve_newton(problem, w0, b0, tol, max_iter, verbose=0):
     b = float(b0)
     grad = np.empty(d + 1)
     z = np.empty(problem.n_samples)
+    grad_trial = np.empty(d + 1)
+    z_trial = np.empty(problem.n_samples)
     history = []
     threshold = tol * problem.grad_scale
     fit_b = problem.fit_intercept
@@ -63,17 +65,28 @@ def solve_newton(problem, w0, b0, tol, max_iter, verbose=0):
             direction = -grad
             slope = -float(grad @ grad)
 
-        # Backtracking along the direction, with margins updated in O(n) per trial.
-        q = problem.matvec(direction[:d]) + direction[d]
-        step, _ = backtrack(problem, z, q, w, direction[:d], value, slope)
-        if step == 0.0:
-            message = "the line search found no decrease; the objective is at machine precision"
-            history.append(value)
-            return SolverResult(w, b, iteration, history, violation <= 10 * threshold, message)
-
-        w = w + step * direction[:d]
-        b += step * direction[d]
-        value = problem.objective_grad(w, b, grad, z)
+        # The full Newton step usually passes the line search, so it is tried with one fused
+        # pass, which also gives the next gradient. Otherwise backtracking along the
+        # direction updates the margins in O(n) per trial.
+        w_full = w + direction[:d]
+        b_full = b + direction[d]
+        trial = problem.objective_grad(w_full, b_full, grad_trial, z_trial)
+        if accepts_full_step(trial, value, slope):
+            w, b, value = w_full, b_full, trial
+            grad, grad_trial = grad_trial, grad
+            z, z_trial = z_trial, z
+        else:
+            q = problem.matvec(direction[:d]) + direction[d]
+            step, _ = backtrack(problem, z, q, w, direction[:d], value, slope)
+            if step == 0.0:
+                message = ("the line search found no decrease; the objective is at machine "
+                           "precision")
+                history.append(value)
+                return SolverResult(w, b, iteration, history, violation <= 10 * threshold,
+                                    message)
+            w = w + step * direction[:d]
+            b += step * direction[d]
+            value = problem.objective_grad(w, b, grad, z)
         history.append(value)
         log_iteration(verbose, "newton", iteration, value, violation)
 
