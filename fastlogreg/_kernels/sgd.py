@@ -44,8 +44,9 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit
-from .loss_grad import _block_bounds
+from .loss_grad import _add_rows, _block_bounds, _dot_rows
 from .penalty import soft_threshold
+from .vectormath import BLOCK, residual_block
 from .sigmoid import sigmoid_scalar
 
 
@@ -73,19 +74,29 @@ def _current_weight(w, scale_at, cum_at, scale, cum):
 
 @jit(inline="always")
 def _dense_block_gradient(X, y, s, order, first, last, w, b, alpha, g):
-    """Add the gradient of rows order[first:last] to g (the intercept's entry last)."""
-    d = X.shape[1]
-    for q in range(first, last):
-        i = order[q]
-        row = X[i]
-        z = b
-        for j in range(d):
-            z += row[j] * w[j]
-        r = _residual(z, y[i], s[i], alpha)
-        if r != 0.0:
-            for j in range(d):
-                g[j] += r * row[j]
-            g[d] += r
+    """Add the gradient of rows order[first:last] to g (the intercept's entry last).
+
+    Rows go in chunks of BLOCK, as in the fused pass. The margins of a chunk come first, so
+    that the reads of its scattered rows overlap. Their residuals follow in one vectorized
+    loop, then the gradient while the rows are in cache.
+    """
+    rows = np.empty(BLOCK, dtype=np.int64)
+    z = np.empty(BLOCK)
+    labels = np.empty(BLOCK)
+    weights = np.empty(BLOCK)
+    scratch = np.empty(BLOCK)
+    e = np.empty(BLOCK)
+    r = np.empty(BLOCK)
+    for chunk in range(first, last, BLOCK):
+        m = min(BLOCK, last - chunk)
+        for i in range(m):
+            row = order[chunk + i]
+            rows[i] = row
+            labels[i] = y[row]
+            weights[i] = s[row]
+        _dot_rows(X, rows, m, w, b, z)
+        residual_block(z, labels, weights, alpha, m, scratch, e, r)
+        _add_rows(X, rows, m, r, g)
 
 
 @jit(inline="always")
@@ -155,23 +166,36 @@ def _catch_up_all(w, scale_at, cum_at, scale, cum):
 
 
 @jit(inline="always")
-def _csr_block_gradient(data, indices, indptr, y, s, order, first, last, w, scale_at, cum_at,
-                        scale, cum, b, alpha, g):
-    """Add the gradient of rows order[first:last] to g; return the intercept's gradient."""
+def _csr_block_gradient(data, indices, indptr, y, s, order, first, last, w, b, alpha, g):
+    """Add the gradient of rows order[first:last] to g; return the intercept's gradient.
+
+    The weights of every feature in these rows must be up to date. Rows go in chunks of BLOCK:
+    margins, then residuals in one vectorized loop, then the scatter into g.
+    """
+    z = np.empty(BLOCK)
+    labels = np.empty(BLOCK)
+    weights = np.empty(BLOCK)
+    scratch = np.empty(BLOCK)
+    e = np.empty(BLOCK)
+    r = np.empty(BLOCK)
     grad_b = 0.0
-    for q in range(first, last):
-        i = order[q]
-        p0 = indptr[i]
-        p1 = indptr[i + 1]
-        z = b
-        for p in range(p0, p1):
-            j = indices[p]
-            z += data[p] * _current_weight(w[j], scale_at[j], cum_at[j], scale, cum)
-        r = _residual(z, y[i], s[i], alpha)
-        if r != 0.0:
-            for p in range(p0, p1):
-                g[indices[p]] += r * data[p]
-            grad_b += r
+    for chunk in range(first, last, BLOCK):
+        m = min(BLOCK, last - chunk)
+        for i in range(m):
+            row = order[chunk + i]
+            labels[i] = y[row]
+            weights[i] = s[row]
+            acc = b
+            for p in range(indptr[row], indptr[row + 1]):
+                acc += data[p] * w[indices[p]]
+            z[i] = acc
+        residual_block(z, labels, weights, alpha, m, scratch, e, r)
+        for i in range(m):
+            row = order[chunk + i]
+            ri = r[i]
+            for p in range(indptr[row], indptr[row + 1]):
+                g[indices[p]] += ri * data[p]
+            grad_b += ri
     return grad_b
 
 
@@ -215,16 +239,6 @@ def sgd_epoch_csr(data, indices, indptr, y, s, order, w, b, fit_intercept, alpha
     for lo in range(0, n_rows, batch_size):
         hi = min(n_rows, lo + batch_size)
         m = hi - lo
-        if n_blocks == 1:
-            grad_b[0] = _csr_block_gradient(data, indices, indptr, y, s, order, lo, hi, w,
-                                            scale_at, cum_at, scale, cum, b, alpha, buffers[0])
-        else:
-            for k in prange(n_blocks):
-                start, stop = _block_bounds(k, m, n_blocks)
-                grad_b[k] = _csr_block_gradient(data, indices, indptr, y, s, order, lo + start,
-                                                lo + stop, w, scale_at, cum_at, scale, cum, b,
-                                                alpha, buffers[k])
-
         n_touched = 0
         for q in range(lo, hi):
             i = order[q]
@@ -234,6 +248,21 @@ def sgd_epoch_csr(data, indices, indptr, y, s, order, w, b, fit_intercept, alpha
                     stamp[j] = batch
                     touched[n_touched] = j
                     n_touched += 1
+        # Bring the batch's weights up to date once, so that the margins read plain weights.
+        for u in range(n_touched):
+            j = touched[u]
+            w[j] = _current_weight(w[j], scale_at[j], cum_at[j], scale, cum)
+            scale_at[j] = scale
+            cum_at[j] = cum
+
+        if n_blocks == 1:
+            grad_b[0] = _csr_block_gradient(data, indices, indptr, y, s, order, lo, hi, w, b,
+                                            alpha, buffers[0])
+        else:
+            for k in prange(n_blocks):
+                start, stop = _block_bounds(k, m, n_blocks)
+                grad_b[k] = _csr_block_gradient(data, indices, indptr, y, s, order, lo + start,
+                                                lo + stop, w, b, alpha, buffers[k])
 
         eta = _step_size(eta0, decay, power, t)
         shrink = 1.0 - eta * l2
