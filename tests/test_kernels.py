@@ -199,6 +199,34 @@ def test_hessian_matches_numpy(rng, layout):
     np.testing.assert_allclose(problem.hessian(D), expected, rtol=1e-12, atol=1e-12)
 
 
+def test_hessian_csr_unsorted_and_duplicate_indices(rng):
+    # The halved loop needs canonical rows; rows in any other order take the full loop.
+    n, d = 60, 5
+    X = sparse_input(rng, n, d, np.float64)
+    D = rng.uniform(0.0, 0.25, n)
+    canonical = sp.csr_matrix(X)
+    reversed_rows = sp.csr_matrix(
+        (canonical.data.copy(), canonical.indices.copy(), canonical.indptr.copy()), shape=(n, d))
+    for i in range(n):
+        lo, hi = reversed_rows.indptr[i], reversed_rows.indptr[i + 1]
+        reversed_rows.indices[lo:hi] = reversed_rows.indices[lo:hi][::-1].copy()
+        reversed_rows.data[lo:hi] = reversed_rows.data[lo:hi][::-1].copy()
+    reversed_rows.has_sorted_indices = False
+    # The first stored entry split into two entries of the same column.
+    half = canonical.data[:1] / 2
+    split = sp.csr_matrix((np.r_[half, half, canonical.data[1:]],
+                           np.r_[canonical.indices[:1], canonical.indices],
+                           np.r_[0, canonical.indptr[1:] + 1]), shape=(n, d))
+    augmented = np.column_stack([X, np.ones(n)])
+    expected = augmented.T @ (D[:, None] * augmented)
+    for matrix in (canonical, reversed_rows, split):
+        problem = Problem(matrix, np.zeros(n), np.ones(n), alpha=1.0, l1=0.0, l2=0.0,
+                          fit_intercept=True, n_blocks=2)
+        np.testing.assert_allclose(problem.hessian(D), expected, rtol=1e-12, atol=1e-12)
+    assert canonical.has_canonical_format
+    assert not split.has_canonical_format
+
+
 def test_vectorized_exp_matches_numpy():
     from fastlogreg._kernels.vectormath import exp_neg_abs
 

@@ -134,7 +134,8 @@ class Problem:
         H = np.empty((d + 1, d + 1))
         if self.layout == "csr":
             X = self.X
-            K.hessian_csr(X.data, X.indices, X.indptr, D, d, self.n_blocks, H)
+            K.hessian_csr(X.data, X.indices, X.indptr, D, d, bool(X.has_canonical_format),
+                          self.n_blocks, H)
             return H
         if self.layout == "rows":
             K.hessian_dense_rows(self.X, D, self.n_blocks, H)
