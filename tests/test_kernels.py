@@ -199,6 +199,24 @@ def test_hessian_matches_numpy(rng, layout):
     np.testing.assert_allclose(problem.hessian(D), expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("layout", ["rows", "cols", "csr", "csc", "csr64", "rows32"])
+def test_hessian_subset_matches_numpy(rng, layout):
+    n, d = 150, 7
+    X = sparse_input(rng, n, d, np.float64)
+    variants = layouts(X)
+    variants["rows32"] = X.astype(np.float32)
+    D = rng.uniform(0.0, 0.25, n)
+    problem = Problem(variants[layout], np.zeros(n), np.ones(n), alpha=1.0, l1=0.0, l2=0.0,
+                      fit_intercept=True, n_blocks=3)
+    for active in ([1, 4, 5], [0], [6], list(range(d))):
+        active = np.array(active, dtype=np.int64)
+        augmented = np.column_stack([X[:, active].astype(np.float64), np.ones(n)])
+        expected = augmented.T @ (D[:, None] * augmented)
+        rtol = 1e-6 if layout == "rows32" else 1e-12
+        np.testing.assert_allclose(problem.hessian_subset(D, active), expected, rtol=rtol,
+                                   atol=rtol)
+
+
 def test_hessian_csr_unsorted_and_duplicate_indices(rng):
     # The halved loop needs canonical rows; rows in any other order take the full loop.
     n, d = 60, 5
@@ -223,6 +241,10 @@ def test_hessian_csr_unsorted_and_duplicate_indices(rng):
         problem = Problem(matrix, np.zeros(n), np.ones(n), alpha=1.0, l1=0.0, l2=0.0,
                           fit_intercept=True, n_blocks=2)
         np.testing.assert_allclose(problem.hessian(D), expected, rtol=1e-12, atol=1e-12)
+        subset = np.array([0, 2, 3], dtype=np.int64)
+        keep = np.append(subset, d)
+        np.testing.assert_allclose(problem.hessian_subset(D, subset), expected[np.ix_(keep, keep)],
+                                   rtol=1e-12, atol=1e-12)
     assert canonical.has_canonical_format
     assert not split.has_canonical_format
 

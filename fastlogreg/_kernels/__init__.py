@@ -1,7 +1,7 @@
 """Numba kernels on plain arrays. No validation happens here: callers pass checked arrays."""
 
 from .cd import cd_newton_csc, cd_newton_dense, cd_newton_gram
-from .hessian import hessian_csr, hessian_dense_rows
+from .hessian import hessian_csr, hessian_csr_subset, hessian_dense_rows, hessian_dense_subset
 from .loss_grad import (
     curvature_weights,
     loss_along_direction,
@@ -29,7 +29,9 @@ __all__ = [
     "cd_newton_gram",
     "curvature_weights",
     "hessian_csr",
+    "hessian_csr_subset",
     "hessian_dense_rows",
+    "hessian_dense_subset",
     "log1pexp_array",
     "loss_along_direction",
     "loss_grad_csc",

@@ -165,15 +165,17 @@ def _add_scaled(target, factor, row):
 @jit(fastmath={"reassoc", "contract"})
 def cd_newton_gram(H, grad, w, l1, l2, fit_intercept, active, max_sweeps, inner_tol, delta,
                    h_delta):
-    """Coordinate descent on the model given its Hessian H = [X 1]' D [X 1], (d + 1) x (d + 1).
+    """Coordinate descent on the model given its Hessian over the working set.
 
-    With H formed once per outer iteration, a coordinate update costs O(d) instead of a pass
-    over a column of X: the kernel keeps ``h_delta = H delta`` up to date. This pays off when
-    n is much larger than d. ``q = X delta + delta_b`` is left to the caller.
+    ``H`` is [X_A 1]' D [X_A 1] for the m features A = ``active``, shape (m + 1, m + 1), the
+    intercept last: row a of H belongs to feature active[a]. With H formed once per outer
+    iteration, a coordinate update costs O(m) instead of a pass over a column of X: the kernel
+    keeps ``h_delta = H delta_A`` (length m + 1) up to date. This pays off when n is much
+    larger than m. ``q = X delta + delta_b`` is left to the caller.
     """
     d = w.shape[0]
     m = active.shape[0]
-    hb = H[d, d]
+    hb = H[m, m]
     use_b = fit_intercept and hb > 0.0
     h_delta[:] = 0.0
     sweeps = max_sweeps
@@ -181,23 +183,23 @@ def cd_newton_gram(H, grad, w, l1, l2, fit_intercept, active, max_sweeps, inner_
         worst = 0.0
         for a in range(m):
             j = active[a]
-            h = H[j, j] + l2
+            h = H[a, a] + l2
             if h <= 0.0:
                 continue
             wj = w[j] + delta[j]
-            g = grad[j] + h_delta[j] + l2 * wj
+            g = grad[j] + h_delta[a] + l2 * wj
             worst = max(worst, _model_violation(g, wj, l1))
             step = soft_threshold(wj - g / h, l1 / h) - wj
             if step != 0.0:
                 delta[j] += step
-                _add_scaled(h_delta, step, H[j])
+                _add_scaled(h_delta, step, H[a])
             if use_b:
-                step_b = -(grad[d] + h_delta[d]) / hb
+                step_b = -(grad[d] + h_delta[m]) / hb
                 if step_b != 0.0:
                     delta[d] += step_b
-                    _add_scaled(h_delta, step_b, H[d])
+                    _add_scaled(h_delta, step_b, H[m])
         if use_b:
-            worst = max(worst, math.fabs(grad[d] + h_delta[d]))
+            worst = max(worst, math.fabs(grad[d] + h_delta[m]))
         if worst <= inner_tol:
             sweeps = sweep + 1
             break

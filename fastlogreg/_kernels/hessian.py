@@ -103,3 +103,80 @@ def hessian_dense_rows(X, D, n_blocks, out):
             H[d, d] += Di
             i += 1
     _sum_and_mirror(buffers, out)
+
+
+@jit(parallel=True, fastmath={"reassoc", "contract"})
+def hessian_csr_subset(data, indices, indptr, D, position, sorted_indices, n_blocks, out):
+    """Write [X_A 1]' diag(D) [X_A 1] into ``out``, shape (m + 1, m + 1), for a subset A.
+
+    ``position[j]`` is the row of ``out`` for feature j, or -1 for a feature outside A, with
+    positions increasing in j. Coordinate descent needs only the features of its working set,
+    which can be few. Each row's entries in A are first copied to a short list, so that the
+    pair loop has no branch: the cost is sum_i nnz_i plus the pairs of row i's entries in A.
+    """
+    n = indptr.shape[0] - 1
+    m = out.shape[0] - 1
+    # No row has more entries in A than the longest row has entries, duplicates included.
+    width = 0
+    for i in range(n):
+        width = max(width, indptr[i + 1] - indptr[i])
+    buffers = np.zeros((n_blocks, m + 1, m + 1))
+    for k in prange(n_blocks):
+        start, stop = _block_bounds(k, n, n_blocks)
+        H = buffers[k]
+        places = np.empty(width, dtype=np.int64)
+        values = np.empty(width)
+        for i in range(start, stop):
+            Di = D[i]
+            if Di == 0.0:
+                continue
+            count = 0
+            for p in range(indptr[i], indptr[i + 1]):
+                a = position[indices[p]]
+                if a >= 0:
+                    places[count] = a
+                    values[count] = data[p]
+                    count += 1
+            for u in range(count):
+                a = places[u]
+                v = Di * values[u]
+                Ha = H[a]
+                if sorted_indices:
+                    for t in range(u + 1):
+                        Ha[places[t]] += v * values[t]
+                else:
+                    for t in range(count):
+                        if places[t] <= a:
+                            Ha[places[t]] += v * values[t]
+                H[m, a] += v
+            H[m, m] += Di
+    _sum_and_mirror(buffers, out)
+
+
+@jit(parallel=True, fastmath={"reassoc", "contract"})
+def hessian_dense_subset(X, D, columns, n_blocks, out):
+    """Write [X_A 1]' diag(D) [X_A 1] into ``out`` for the columns A = ``columns`` of X.
+
+    Works for either memory order of X: each row's entries in A are gathered once.
+    """
+    n = X.shape[0]
+    m = columns.shape[0]
+    buffers = np.zeros((n_blocks, m + 1, m + 1))
+    for k in prange(n_blocks):
+        start, stop = _block_bounds(k, n, n_blocks)
+        H = buffers[k]
+        row = np.empty(m)
+        for i in range(start, stop):
+            Di = D[i]
+            if Di == 0.0:
+                continue
+            for a in range(m):
+                row[a] = X[i, columns[a]]
+            for a in range(m):
+                v = Di * row[a]
+                Ha = H[a]
+                for c in range(a + 1):
+                    Ha[c] += v * row[c]
+                H[m, a] += v
+            H[m, m] += Di
+    _sum_and_mirror(buffers, out)

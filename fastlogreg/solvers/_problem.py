@@ -160,6 +160,29 @@ class Problem:
         H[d, d] = D.sum()
         return H
 
+    def hessian_subset(self, D, active):
+        """Return the Hessian of the data term restricted to the features ``active``.
+
+        ``active`` is an increasing int64 array of m feature indices; the result has shape
+        (m + 1, m + 1), the intercept last. CSC input takes the full Hessian and slices it.
+        """
+        m = active.shape[0]
+        if m == self.n_features:
+            return self.hessian(D)
+        H = np.empty((m + 1, m + 1))
+        X = self.X
+        if self.layout == "csr":
+            position = np.full(self.n_features, -1, dtype=np.int64)
+            position[active] = np.arange(m)
+            K.hessian_csr_subset(X.data, X.indices, X.indptr, D, position,
+                                 bool(X.has_canonical_format), self.n_blocks, H)
+            return H
+        if self.layout in ("rows", "cols"):
+            K.hessian_dense_subset(X, D, active, self.n_blocks, H)
+            return H
+        keep = np.append(active, self.n_features)
+        return self.hessian(D)[np.ix_(keep, keep)]
+
     def column_view(self):
         """Return the kernel arguments that give column access, converting CSR to CSC.
 

@@ -7,8 +7,8 @@ true objective, O(n) per trial, fixes its length. Weights set to zero by soft th
 exact zeros.
 
 When n_features is small (and, for sparse X, rows have few non-zeros), each outer iteration
-forms the Hessian X' D X once, as Newton's method does, and coordinate descent then works on
-it at O(n_features) per update instead of a pass over a column of X. The full step is then
+forms the Hessian X' D X of the working set once, as Newton's method does, and coordinate
+descent then works on it at O(working set) per update instead of a pass over a column of X. The full step is then
 tried with one fused pass; only when it fails the line search does a product X delta give the
 margins for backtracking. Otherwise the inner sweeps read the columns of X (a CSR X is then
 converted to CSC once).
@@ -83,8 +83,9 @@ def solve_cd(problem, w0, b0, tol, max_iter, verbose=0):
         q[:] = 0.0
         inner_tol = max(0.1 * violation, 0.1 * threshold)
         if use_gram:
-            K.cd_newton_gram(problem.hessian(D), grad, w, l1, l2, fit_b, active.astype(np.int64),
-                             MAX_INNER_SWEEPS, inner_tol, delta, h_delta)
+            active = active.astype(np.int64)
+            K.cd_newton_gram(problem.hessian_subset(D, active), grad, w, l1, l2, fit_b, active,
+                             MAX_INNER_SWEEPS, inner_tol, delta, h_delta[:active.shape[0] + 1])
         else:
             cd_kernel(*column_args, grad, D, w, l1, l2, fit_b, active.astype(np.int64),
                       MAX_INNER_SWEEPS, inner_tol, delta, q)
