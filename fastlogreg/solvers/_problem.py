@@ -186,8 +186,9 @@ class Problem:
     def column_view(self):
         """Return the kernel arguments that give column access, converting CSR to CSC.
 
-        NOTE: CSR input is converted to CSC here, a copy of X's non-zeros, because coordinate
-        descent needs columns. Pass CSC (or dense) X to the L1 solver to avoid it.
+        NOTE: CSR input is converted to CSC here, a copy of X's non-zeros, when coordinate
+        descent sweeps columns (more than 500 features or more than 64 non-zeros per row).
+        Pass CSC (or dense) X to the L1 solver to avoid it.
         """
         if self.layout in ("rows", "cols"):
             return ("dense", (self.X,))

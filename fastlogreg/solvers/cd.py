@@ -38,9 +38,11 @@ MAX_INNER_SWEEPS = 200
 
 def uses_gram(problem):
     """Return whether coordinate descent works on the Hessian rather than on the columns of X."""
-    if problem.n_features > GRAM_MAX_FEATURES:
+    # CSC input keeps the column sweeps: its Hessian goes through a scipy product that copies
+    # the non-zeros of X, while the sweeps read the columns in place.
+    if problem.n_features > GRAM_MAX_FEATURES or problem.layout == "csc":
         return False
-    if problem.layout in ("csr", "csc"):
+    if problem.layout == "csr":
         return problem.X.nnz <= GRAM_MAX_ROW_NNZ * problem.n_samples
     return True
 
