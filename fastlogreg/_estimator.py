@@ -42,10 +42,10 @@ SOLVER_NAMES = ("auto", "newton", "lbfgs", "cd", "sgd")
 NEWTON_MAX_FEATURES = 500
 
 # Fewest stored entries of X per thread before fit uses another thread. A pass over a hundred
-# thousand entries takes about 0.1 ms on one core; waking a thread costs tens of microseconds
-# on an idle machine and more on a busy one. Measured on a 2-core machine with BLAS kept to
-# one thread: a9a (451,592 entries) newton to tol=1e-6 takes 30 ms on one thread and 17 ms
-# on two, w8a 95 ms and 52 ms.
+# thousand entries takes about 0.1 ms on one core, and waking a thread costs tens of
+# microseconds on an idle machine, more on a busy one. Measured on a 2-core machine with BLAS
+# kept to one thread, newton to tol=1e-6 on a9a (451,592 entries) takes 30 ms on one thread
+# and 17 ms on two; on w8a it takes 95 ms and 52 ms.
 MIN_WORK_PER_THREAD = 200_000
 
 CONVERGENCE_ADVICE = (
