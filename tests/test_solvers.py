@@ -136,8 +136,8 @@ def test_unpenalized_fit_on_collinear_features(rng):
 @pytest.mark.parametrize("gram", [True, False])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_cd_layouts_and_inner_modes_agree(rng, monkeypatch, gram, fit_intercept):
-    # Coordinate descent works on the Hessian for small n_features (except on CSC input) and
-    # on the columns of X otherwise; both, on every layout, reach the scipy optimum.
+    # Coordinate descent works on the Hessian for small n_features, except on CSC input, and
+    # on the columns of X otherwise. Both reach the scipy optimum on every layout.
     if not gram:
         monkeypatch.setattr(cd_module, "GRAM_MAX_FEATURES", 0)
     X, y = make_problem(rng, n=200, d=8)

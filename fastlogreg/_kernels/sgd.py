@@ -200,14 +200,13 @@ def _csr_block_gradient(data, indices, indptr, y, s, order, first, last, w, b, a
 
 
 @jit(inline="always")
-def _csr_update(j, buffers, w, scale_at, cum_at, scale, cum, new_scale, new_cum, shrink, step,
-                threshold):
+def _csr_update(j, buffers, w, scale_at, cum_at, new_scale, new_cum, shrink, step, threshold):
+    """Take the proximal step for feature j, whose weight the batch brought up to date."""
     acc = 0.0
     for k in range(buffers.shape[0]):
         acc += buffers[k, j]
         buffers[k, j] = 0.0
-    wj = _current_weight(w[j], scale_at[j], cum_at[j], scale, cum)
-    w[j] = soft_threshold(shrink * wj - step * acc, threshold)
+    w[j] = soft_threshold(shrink * w[j] - step * acc, threshold)
     scale_at[j] = new_scale
     cum_at[j] = new_cum
 
@@ -272,12 +271,12 @@ def sgd_epoch_csr(data, indices, indptr, y, s, order, w, b, fit_intercept, alpha
         new_cum = cum + threshold / new_scale
         if n_blocks == 1:
             for u in range(n_touched):
-                _csr_update(touched[u], buffers, w, scale_at, cum_at, scale, cum, new_scale,
+                _csr_update(touched[u], buffers, w, scale_at, cum_at, new_scale,
                             new_cum, shrink, step, threshold)
         else:
             # Each touched feature appears once, so the parallel writes never collide.
             for u in prange(n_touched):
-                _csr_update(touched[u], buffers, w, scale_at, cum_at, scale, cum, new_scale,
+                _csr_update(touched[u], buffers, w, scale_at, cum_at, new_scale,
                             new_cum, shrink, step, threshold)
         scale = new_scale
         cum = new_cum
